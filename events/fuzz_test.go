@@ -1,0 +1,59 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+// FuzzDecodeValidate feeds arbitrary bodies to Decode. It must never panic,
+// and whatever it accepts must re-encode to a body that decodes to the same
+// event (the log is read by other versions of this code).
+func FuzzDecodeValidate(f *testing.F) {
+	// The seed corpus lives in testdata/fuzz/FuzzDecodeValidate; add a few
+	// inline so a fresh checkout still has variety.
+	b, _ := Encode(validEvent())
+	f.Add(b)
+	f.Add([]byte(`{"v":1,"op":"erase","ov":3,"at":"2026-01-01T00:00:00Z","insertedAt":"2026-01-01T00:00:00Z"}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		e, err := Decode(body, Limits{MaxPayload: 1 << 16})
+		if err != nil {
+			if e != nil {
+				t.Fatal("Decode returned an event with an error")
+			}
+			return
+		}
+		again, err := Encode(e)
+		if err != nil {
+			t.Fatalf("accepted event does not encode: %v", err)
+		}
+		e2, err := Decode(again, Limits{MaxPayload: 1 << 16})
+		if err != nil {
+			t.Fatalf("re-encoded event rejected: %v\n%s", err, again)
+		}
+		again2, _ := Encode(e2)
+		if !bytes.Equal(again, again2) {
+			t.Fatalf("encoding not stable:\n%s\n%s", again, again2)
+		}
+	})
+}
+
+// FuzzValidatePayload checks that ValidatePayload never panics and never
+// accepts what the standard decoder rejects or what is not an object.
+func FuzzValidatePayload(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":[1,{"b":null}]}`, `{"\u0024x":1}`, `[]`, `{"a":"\\\""}`, `{"_id":1}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, p []byte) {
+		if err := ValidatePayload("payload", p, 1<<16); err != nil {
+			return
+		}
+		var m map[string]any
+		if err := json.Unmarshal(p, &m); err != nil || m == nil {
+			t.Fatalf("accepted %q, which is not a JSON object: %v", p, err)
+		}
+		if _, ok := m[KeyID]; ok {
+			t.Fatalf("accepted a root _id: %q", p)
+		}
+	})
+}
