@@ -28,6 +28,9 @@ type ConsumerOptions struct {
 	MaxAckPending int
 	// FilterSubject narrows the consumer inside the partition; default all.
 	FilterSubject string
+	// StartSeq, when set, makes a NEW consumer start at that sequence
+	// instead of the first (an existing consumer keeps its position).
+	StartSeq uint64
 }
 
 // EnsureConsumer creates or updates the durable consumer o.Durable on
@@ -59,6 +62,18 @@ func (l *Log) EnsureConsumer(ctx context.Context, part int, o ConsumerOptions) (
 		MaxAckPending: o.MaxAckPending,
 		FilterSubject: o.FilterSubject,
 		ReplayPolicy:  jetstream.ReplayInstantPolicy,
+	}
+	if o.StartSeq > 0 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = o.StartSeq
+	}
+	// The start position of an existing consumer cannot be updated (and
+	// must not be: it is where the consumer resumes). Keep it.
+	if old, err := l.js.Consumer(ctx, StreamName(part), o.Durable); err == nil {
+		cfg.DeliverPolicy = old.CachedInfo().Config.DeliverPolicy
+		cfg.OptStartSeq = old.CachedInfo().Config.OptStartSeq
+	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("chronos: read consumer %s on %s: %w", o.Durable, StreamName(part), err)
 	}
 	c, err := l.js.CreateOrUpdateConsumer(ctx, StreamName(part), cfg)
 	if err != nil {

@@ -1,0 +1,233 @@
+package projection
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chronos-go/chronos/events"
+	clog "github.com/chronos-go/chronos/log"
+)
+
+// ProjectorOptions configure a Projector. Zero values take the defaults.
+type ProjectorOptions struct {
+	// Durable is the consumer name on every partition; default "projector".
+	Durable string
+	// BatchSize is the most events applied in one Store.Apply; default 256.
+	BatchSize int
+	// Linger is how long a batch waits for more events; default 5ms.
+	Linger time.Duration
+	// AckWait of the consumer; default 60s. A batch being retried is kept
+	// owned with InProgress, so this only matters when the process dies.
+	AckWait time.Duration
+	// MaxRetryDelay caps the backoff between attempts of a failing batch;
+	// default 10s.
+	MaxRetryDelay time.Duration
+	// Partitions to project; default all of the log's.
+	Partitions []int
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *ProjectorOptions) setDefaults(p int) {
+	if o.Durable == "" {
+		o.Durable = "projector"
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 256
+	}
+	if o.Linger <= 0 {
+		o.Linger = 5 * time.Millisecond
+	}
+	if o.AckWait <= 0 {
+		o.AckWait = 60 * time.Second
+	}
+	if o.MaxRetryDelay <= 0 {
+		o.MaxRetryDelay = 10 * time.Second
+	}
+	if len(o.Partitions) == 0 {
+		for k := range p {
+			o.Partitions = append(o.Partitions, k)
+		}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Projector applies the log to a Store: one durable consumer per partition,
+// events of a partition applied in stream order, partitions in parallel.
+//
+// Order matters (counters remember the last sequence they counted), so the
+// projector never lets a later event be applied before an earlier one for
+// the first time:
+//   - a failed batch is retried in place, with backoff, while the messages
+//     are kept owned (InProgress); a Nak would let later events overtake it;
+//   - on start, if the consumer has unacknowledged deliveries (a previous
+//     process died mid-batch), it is recreated to start at its ack floor
+//     + 1, instead of letting JetStream deliver newer events while the old
+//     ones wait out AckWait.
+//
+// Events that can never be applied (undecodable) are logged and terminated;
+// they stay in the log. (The DLQ of fallbackq will keep a copy.)
+type Projector struct {
+	log   *clog.Log
+	store Store
+	opts  ProjectorOptions
+
+	mu struct {
+		sync.Mutex
+		applied map[int]uint64
+	}
+}
+
+// NewProjector returns a projector of l into s.
+func NewProjector(l *clog.Log, s Store, o ProjectorOptions) *Projector {
+	o.setDefaults(l.Partitions())
+	p := &Projector{log: l, store: s, opts: o}
+	p.mu.applied = make(map[int]uint64)
+	return p
+}
+
+// Applied returns the last sequence applied in partition part by this
+// process (0 if none yet).
+func (p *Projector) Applied(part int) uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.mu.applied[part]
+}
+
+// Run projects every configured partition until ctx ends. It returns nil
+// on a clean stop, or the first partition's fatal setup error.
+func (p *Projector) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(p.opts.Partitions))
+	for _, part := range p.opts.Partitions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.runPartition(ctx, part); err != nil && ctx.Err() == nil {
+				errs <- fmt.Errorf("projector partition %d: %w", part, err)
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+func (p *Projector) consumer(ctx context.Context, part int) (jetstream.Consumer, error) {
+	co := clog.ConsumerOptions{Durable: p.opts.Durable, AckWait: p.opts.AckWait, MaxAckPending: p.opts.BatchSize}
+	c, err := p.log.EnsureConsumer(ctx, part, co)
+	if err != nil {
+		return nil, err
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("consumer info: %w", err)
+	}
+	if info.NumAckPending == 0 {
+		return c, nil
+	}
+	// A previous process died holding messages: restart at the ack floor so
+	// that they come back first and in order.
+	start := info.AckFloor.Stream + 1
+	p.opts.Logger.Info("projector resuming at ack floor", "partition", part, "seq", start, "unacked", info.NumAckPending)
+	if err := p.log.JetStream().DeleteConsumer(ctx, clog.StreamName(part), p.opts.Durable); err != nil {
+		return nil, fmt.Errorf("reset consumer: %w", err)
+	}
+	co.StartSeq = start
+	return p.log.EnsureConsumer(ctx, part, co)
+}
+
+func (p *Projector) runPartition(ctx context.Context, part int) error {
+	c, err := p.consumer(ctx, part)
+	if err != nil {
+		return err
+	}
+	batches, err := clog.NewBatches(c, p.opts.BatchSize, p.opts.Linger)
+	if err != nil {
+		return err
+	}
+	defer batches.Stop()
+	for {
+		msgs, err := batches.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, clog.ErrClosed) {
+				return nil
+			}
+			p.opts.Logger.Warn("projector fetch", "partition", part, "err", err)
+			continue
+		}
+		changes := make([]Change, 0, len(msgs))
+		for _, m := range msgs {
+			rec, err := clog.DecodeMsg(m, p.log.Limits())
+			if err != nil {
+				p.opts.Logger.Error("projector: event can never be applied; terminating it (it stays in the log)",
+					"partition", part, "subject", m.Subject(), "err", err)
+				_ = m.Term()
+				continue
+			}
+			changes = append(changes, Change{Ref: rec.Ref, Part: rec.Part, Seq: rec.Seq, Event: rec.Event})
+		}
+		if err := p.applyWithRetry(ctx, part, changes, msgs); err != nil {
+			return nil // ctx ended; the batch is redelivered to the next process
+		}
+		for _, m := range msgs {
+			if err := m.Ack(); err != nil {
+				// An ack lost is a redelivery later: harmless, Apply is idempotent.
+				p.opts.Logger.Warn("projector ack", "partition", part, "err", err)
+			}
+		}
+		if n := len(changes); n > 0 {
+			p.mu.Lock()
+			p.mu.applied[part] = changes[n-1].Seq
+			p.mu.Unlock()
+		}
+	}
+}
+
+// applyWithRetry applies one batch until it succeeds or ctx ends, keeping
+// the messages owned meanwhile.
+func (p *Projector) applyWithRetry(ctx context.Context, part int, changes []Change, msgs []jetstream.Msg) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval = 50 * time.Millisecond
+	bo.MaxInterval = p.opts.MaxRetryDelay
+	bo.MaxElapsedTime = 0 // the log is the truth: never give up while running
+	for attempt := 1; ; attempt++ {
+		err := p.store.Apply(ctx, changes)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, events.ErrInvalid) {
+			// Cannot happen for decoded events; do not spin on it.
+			p.opts.Logger.Error("projector: store rejected a batch as invalid", "partition", part, "err", err)
+		}
+		delay := bo.NextBackOff()
+		p.opts.Logger.Warn("projector apply failed; retrying", "partition", part, "attempt", attempt,
+			"first_seq", changes[0].Seq, "events", len(changes), "retry_in", delay, "err", err)
+		for _, m := range msgs {
+			_ = m.InProgress()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}

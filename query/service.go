@@ -1,0 +1,170 @@
+package query
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/chronos-go/chronos/events"
+	"github.com/chronos-go/chronos/internal/httpapi"
+	clog "github.com/chronos-go/chronos/log"
+	"github.com/chronos-go/chronos/offload"
+	"github.com/chronos-go/chronos/projection"
+)
+
+// ErrNotFound: no such item, version, or no version at that time.
+var ErrNotFound = httpapi.Sentinel("chronos: not found", http.StatusNotFound, "not_found")
+
+// Options configure a Service.
+type Options struct {
+	// MaxPayload bounds a decompressed payload; default events.DefaultMaxPayload.
+	MaxPayload int64
+}
+
+// Service answers reads.
+type Service struct {
+	store projection.Store
+	log   *clog.Log
+	blobs offload.ReadResolver
+	opts  Options
+}
+
+// New returns a read service over store, with blobs and the log as the
+// payload sources of versions the store does not hold inline.
+func New(store projection.Store, l *clog.Log, blobs offload.ReadResolver, o Options) *Service {
+	if o.MaxPayload <= 0 {
+		o.MaxPayload = events.DefaultMaxPayload
+	}
+	return &Service{store: store, log: l, blobs: blobs, opts: o}
+}
+
+// Item is one version of an item with its payload.
+type Item struct {
+	ID     string
+	Data   json.RawMessage
+	System projection.System
+}
+
+// MarshalJSON renders the seed's shape: the user's data with "_id" and
+// "_system" added at the root.
+func (it *Item) MarshalJSON() ([]byte, error) {
+	sys, err := json.Marshal(it.System)
+	if err != nil {
+		return nil, err
+	}
+	id, _ := json.Marshal(it.ID)
+	var b bytes.Buffer
+	b.Grow(len(it.Data) + len(sys) + len(id) + 32)
+	b.WriteString(`{"_id":`)
+	b.Write(id)
+	if inner := objectInner(it.Data); len(inner) > 0 {
+		b.WriteByte(',')
+		b.Write(inner)
+	}
+	b.WriteString(`,"_system":`)
+	b.Write(sys)
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// objectInner returns the members of a JSON object without its braces.
+func objectInner(obj []byte) []byte {
+	obj = bytes.TrimSpace(obj)
+	if len(obj) < 2 {
+		return nil
+	}
+	return bytes.TrimSpace(obj[1 : len(obj)-1])
+}
+
+// ReadOptions modify a read.
+type ReadOptions struct {
+	// IncludeDeleted returns a deleted item (its last document, with
+	// _system.deleted true) instead of ErrNotFound.
+	IncludeDeleted bool
+}
+
+// Latest returns the current version of an item.
+func (s *Service) Latest(ctx context.Context, ref events.ItemRef, o ReadOptions) (*Item, error) {
+	doc, err := s.store.Head(ctx, ref)
+	if err != nil {
+		return nil, s.notFound(err, ref, "")
+	}
+	if doc.System.Deleted && !o.IncludeDeleted {
+		return nil, fmt.Errorf("%w: %s was deleted at ov %d (add includeDeleted=true to read it)", ErrNotFound, ref.ID, doc.System.OV)
+	}
+	return s.withPayload(ctx, ref, doc)
+}
+
+// Version returns version ov of an item, deleted or not.
+func (s *Service) Version(ctx context.Context, ref events.ItemRef, ov uint64) (*Item, error) {
+	doc, err := s.store.Version(ctx, ref, ov)
+	if err != nil {
+		return nil, s.notFound(err, ref, fmt.Sprintf(" version %d", ov))
+	}
+	return s.withPayload(ctx, ref, doc)
+}
+
+// AsOf returns the version of an item in force at time at.
+func (s *Service) AsOf(ctx context.Context, ref events.ItemRef, at time.Time, o ReadOptions) (*Item, error) {
+	doc, err := s.store.AsOf(ctx, ref, at)
+	if err != nil {
+		return nil, s.notFound(err, ref, " as of "+at.UTC().Format(time.RFC3339Nano))
+	}
+	if doc.System.Deleted && !o.IncludeDeleted {
+		return nil, fmt.Errorf("%w: %s was deleted as of %s (ov %d)", ErrNotFound, ref.ID, at.UTC().Format(time.RFC3339Nano), doc.System.OV)
+	}
+	return s.withPayload(ctx, ref, doc)
+}
+
+func (s *Service) notFound(err error, ref events.ItemRef, what string) error {
+	if errors.Is(err, projection.ErrNotFound) {
+		return fmt.Errorf("%w: %s%s", ErrNotFound, ref.ID, what)
+	}
+	return err
+}
+
+// withPayload completes doc with its payload: inline, else the claim-check
+// blob, else the version blob, else the log at the version's sequence.
+func (s *Service) withPayload(ctx context.Context, ref events.ItemRef, doc *projection.Doc) (*Item, error) {
+	it := &Item{ID: doc.ID, Data: doc.Data, System: doc.System}
+	if it.Data != nil {
+		return it, nil
+	}
+	if doc.System.Op == events.OpErase {
+		it.Data = json.RawMessage(`{}`)
+		return it, nil
+	}
+	r, err := s.blobs(ref.Collection)
+	if err != nil {
+		return nil, err
+	}
+	if pr := doc.System.PayloadRef; pr != nil {
+		data, err := offload.ReadRef(ctx, r, pr, s.opts.MaxPayload)
+		if err != nil {
+			return nil, err
+		}
+		it.Data = data
+		return it, nil
+	}
+	data, err := offload.ReadVersion(ctx, r, ref, doc.System.OV, s.opts.MaxPayload)
+	if err == nil {
+		it.Data = data
+		return it, nil
+	}
+	if !errors.Is(err, offload.ErrNotFound) {
+		return nil, err
+	}
+	rec, err := s.log.Get(ctx, s.log.Partition(ref.Collection), doc.System.Seq)
+	if err != nil {
+		return nil, fmt.Errorf("chronos: payload of %s v%d is neither in the blob store nor in the log: %w", ref, doc.System.OV, err)
+	}
+	if rec.Ref != ref || rec.Event.OV != doc.System.OV {
+		return nil, fmt.Errorf("chronos: log seq %d holds %s v%d, not %s v%d", doc.System.Seq, rec.Ref, rec.Event.OV, ref, doc.System.OV)
+	}
+	it.Data = rec.Event.Payload
+	return it, nil
+}
