@@ -41,6 +41,7 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./events -run '^$$' -fuzz FuzzDecodeValidate -fuzztime $(FUZZTIME)
 	$(GO) test ./events -run '^$$' -fuzz FuzzValidatePayload -fuzztime $(FUZZTIME)
+	$(GO) test ./offload -run '^$$' -fuzz FuzzDecompress -fuzztime $(FUZZTIME)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/chronos-go/chronos/events"
 	"github.com/chronos-go/chronos/internal/httpapi"
@@ -53,11 +54,8 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // readBody reads a JSON request body of at most max bytes.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && mt != "application/x-ndjson") {
-			return nil, httpapi.Sentinel("chronos: Content-Type must be application/json, got "+strconv.Quote(ct), http.StatusUnsupportedMediaType, "unsupported_media_type")
-		}
+	if ct := r.Header.Get("Content-Type"); ct != "" && !jsonContentType(ct) {
+		return nil, httpapi.Sentinel("chronos: Content-Type must be application/json, got "+strconv.Quote(ct), http.StatusUnsupportedMediaType, "unsupported_media_type")
 	}
 	limit := int64(h.svc.opts.MaxPayload)
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
@@ -150,4 +148,21 @@ func (h *Handler) reply(w http.ResponseWriter, r *http.Request) func(Result, err
 		w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(res.OV, 10)))
 		httpapi.WriteJSON(w, http.StatusOK, res)
 	}
+}
+
+// jsonContentType accepts JSON media types, and curl's default for -d
+// (application/x-www-form-urlencoded) so that `curl -d '{...}'` works; the
+// body must be a JSON document whatever the header says.
+func jsonContentType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	switch {
+	case mt == "application/json", mt == "application/x-ndjson", mt == "application/x-www-form-urlencoded":
+		return true
+	case strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"):
+		return true
+	}
+	return false
 }

@@ -80,7 +80,9 @@ func (s *Service) NewID() string {
 	return ulid.MustNew(ulid.Now(), s.idGen).String()
 }
 
-func (s *Service) now() time.Time { return s.opts.Now().UTC() }
+// now is the event time: UTC, at millisecond precision, the precision of
+// BSON dates, so the log, the read model and every response agree exactly.
+func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Millisecond) }
 
 // Create appends the create event of a new item. An empty id gets a ULID.
 func (s *Service) Create(ctx context.Context, c events.Collection, id string, doc []byte, w Write) (Result, error) {

@@ -1,0 +1,241 @@
+// Package stack wires every Chronos service into one process on embedded
+// dependencies: what `chronos dev` runs, and what the end-to-end tests
+// start. It owns no logic of its own beyond wiring and ordered shutdown.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+
+	"github.com/chronos-go/chronos/events"
+	"github.com/chronos-go/chronos/ingest"
+	"github.com/chronos-go/chronos/internal/httpapi"
+	clog "github.com/chronos-go/chronos/log"
+	"github.com/chronos-go/chronos/offload"
+	"github.com/chronos-go/chronos/offload/local"
+	"github.com/chronos-go/chronos/projection"
+	"github.com/chronos-go/chronos/projection/mongostore"
+	"github.com/chronos-go/chronos/query"
+)
+
+// Config of a Stack. Zero values take the defaults.
+type Config struct {
+	// DataDir holds everything: nats/ (JetStream), mongo/ (the embedded
+	// read model), blobs/ (local blob store). Default "./.chronos".
+	DataDir string
+	// Addr is the HTTP listen address; default "127.0.0.1:8080". Port 0
+	// picks a free one (see Stack.URL).
+	Addr string
+	// NATSURL, when set, uses that server instead of an embedded one.
+	NATSURL string
+	// MongoURI, when set, uses that MongoDB instead of the embedded one.
+	MongoURI string
+	// Partitions is P when the streams are created; default 8.
+	Partitions int
+	// NoWorkers starts ingest and query only (tests that drive the
+	// projector themselves).
+	NoWorkers bool
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Stack is a running all-in-one Chronos.
+type Stack struct {
+	cfg Config
+	log *slog.Logger
+
+	nats   *clog.Embedded
+	nc     *nats.Conn
+	Log    *clog.Log
+	mongo  *mongostore.Embedded
+	client *mongo.Client
+	Store  projection.Store
+	Blobs  offload.Resolver
+
+	Ingest    *ingest.Service
+	Query     *query.Service
+	Projector *projection.Projector
+	Offloader *offload.Offloader
+
+	ln      net.Listener
+	srv     *http.Server
+	cancel  context.CancelFunc
+	workers sync.WaitGroup
+	closers []func()
+}
+
+// Start brings up every part and returns once the HTTP API accepts
+// connections. On error, whatever was started is stopped again.
+func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
+	if cfg.DataDir == "" {
+		cfg.DataDir = ".chronos"
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8080"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s = &Stack{cfg: cfg, log: cfg.Logger}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	for _, d := range []string{"nats", "mongo", "blobs"} {
+		if err := os.MkdirAll(filepath.Join(cfg.DataDir, d), 0o755); err != nil {
+			return nil, fmt.Errorf("chronos: data dir: %w", err)
+		}
+	}
+	if err := s.startLog(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.startStore(ctx); err != nil {
+		return nil, err
+	}
+	s.Blobs = local.ScopedResolver(filepath.Join(cfg.DataDir, "blobs"))
+	s.Ingest = ingest.New(s.Log, ingest.Options{})
+	s.Query = query.New(s.Store, s.Log, s.Blobs.ReadOnly(), query.Options{})
+	wctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	if !cfg.NoWorkers {
+		s.Projector = projection.NewProjector(s.Log, s.Store, projection.ProjectorOptions{Logger: s.log})
+		if s.Offloader, err = offload.NewOffloader(s.Log, s.Blobs, offload.OffloaderOptions{Logger: s.log}); err != nil {
+			return nil, err
+		}
+		s.run(wctx, "projector", s.Projector.Run)
+		s.run(wctx, "offloader", s.Offloader.Run)
+	}
+	return s, s.serve()
+}
+
+func (s *Stack) startLog(ctx context.Context) error {
+	url := s.cfg.NATSURL
+	if url == "" {
+		srv, err := clog.StartEmbedded(clog.EmbeddedOptions{StoreDir: filepath.Join(s.cfg.DataDir, "nats")})
+		if err != nil {
+			return err
+		}
+		s.nats = srv
+		url = srv.ClientURL()
+	}
+	nc, err := nats.Connect(url, nats.Name("chronos-dev"), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
+	if err != nil {
+		return fmt.Errorf("chronos: connect to nats %s: %w", url, err)
+	}
+	s.nc = nc
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	if err := clog.EnsureStreams(ctx, js, clog.Config{Partitions: s.cfg.Partitions}); err != nil {
+		return err
+	}
+	s.Log, err = clog.Open(ctx, js, events.Limits{})
+	return err
+}
+
+func (s *Stack) startStore(ctx context.Context) error {
+	uri := s.cfg.MongoURI
+	if uri == "" {
+		m, err := mongostore.StartEmbedded(ctx, mongostore.EmbeddedOptions{Dir: filepath.Join(s.cfg.DataDir, "mongo")})
+		if err != nil {
+			return err
+		}
+		s.mongo = m
+		uri = m.URI()
+	}
+	client, err := mongo.Connect(ctx, options.Client().ApplyURI(uri))
+	if err != nil {
+		return fmt.Errorf("chronos: connect to mongodb: %w", err)
+	}
+	s.client = client
+	s.Store, err = mongostore.New(ctx, client, mongostore.Options{})
+	return err
+}
+
+func (s *Stack) run(ctx context.Context, name string, f func(context.Context) error) {
+	s.workers.Add(1)
+	go func() {
+		defer s.workers.Done()
+		if err := f(ctx); err != nil {
+			s.log.Error(name+" stopped", "err", err)
+		}
+	}()
+}
+
+// Handler returns the HTTP API: ingest and query routes, and /healthz.
+func (s *Stack) Handler() http.Handler {
+	mux := http.NewServeMux()
+	ingest.NewHandler(s.Ingest, s.log).Register(mux)
+	query.NewHandler(s.Query, s.log).Register(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok", "partitions": s.Log.Partitions()})
+	})
+	return mux
+}
+
+func (s *Stack) serve() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("chronos: listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.ln = ln
+	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// URL returns the base URL of the HTTP API, e.g. http://127.0.0.1:8080.
+func (s *Stack) URL() string { return "http://" + s.ln.Addr().String() }
+
+// Close stops everything in dependency order, within about 15 seconds:
+// HTTP (in-flight requests finish), workers (a batch in progress is either
+// acked or redelivered later), the store, MongoDB, NATS.
+func (s *Stack) Close() {
+	if s.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.srv.Shutdown(ctx)
+		cancel()
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.workers.Wait()
+	if s.Store != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.Store.Close(ctx)
+		cancel()
+	}
+	if s.client != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.client.Disconnect(ctx)
+		cancel()
+	}
+	if s.mongo != nil {
+		_ = s.mongo.Close()
+	}
+	if s.nc != nil {
+		s.nc.Close()
+	}
+	if s.nats != nil {
+		s.nats.Shutdown()
+	}
+}

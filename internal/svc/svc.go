@@ -1,0 +1,120 @@
+// Package svc holds what every standalone service main shares: connecting
+// to NATS and MongoDB with retries, serving HTTP, and stopping within a
+// bound on SIGINT/SIGTERM. It keeps cmd/* thin.
+package svc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+
+	"github.com/chronos-go/chronos/events"
+	clog "github.com/chronos-go/chronos/log"
+	"github.com/chronos-go/chronos/offload"
+	"github.com/chronos-go/chronos/offload/local"
+	"github.com/chronos-go/chronos/projection/mongostore"
+)
+
+// Logger returns the services' structured logger on stderr.
+func Logger(name string) *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, nil)).With("service", name)
+}
+
+// SignalContext is canceled on SIGINT or SIGTERM.
+func SignalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// ConnectLog connects to NATS (retrying while the server recovers its
+// store, which refuses connections for seconds at scale) and opens the log.
+// When ensure is set it also creates or updates the partition streams.
+func ConnectLog(ctx context.Context, url, name string, ensure *clog.Config) (*nats.Conn, *clog.Log, error) {
+	nc, err := nats.Connect(url, nats.Name(name), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second))
+	if err != nil {
+		return nil, nil, fmt.Errorf("chronos: connect to nats %s: %w", url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	if ensure != nil {
+		if err := clog.EnsureStreams(ctx, js, *ensure); err != nil {
+			nc.Close()
+			return nil, nil, err
+		}
+	}
+	var l *clog.Log
+	for {
+		l, err = clog.Open(ctx, js, events.Limits{})
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		slog.Warn("waiting for the log streams", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+		}
+	}
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, l, nil
+}
+
+// OpenStore connects to MongoDB and returns the read model on it; Close of
+// the store disconnects the client.
+func OpenStore(ctx context.Context, uri string) (*mongostore.Store, error) {
+	client, err := mongo.Connect(ctx, options.Client().ApplyURI(uri))
+	if err != nil {
+		return nil, fmt.Errorf("chronos: connect to mongodb: %w", err)
+	}
+	st, err := mongostore.New(ctx, client, mongostore.Options{Owner: true})
+	if err != nil {
+		_ = client.Disconnect(ctx)
+		return nil, err
+	}
+	return st, nil
+}
+
+// LocalBlobs returns the local-disk blob resolver rooted at dir.
+func LocalBlobs(dir string) offload.Resolver { return local.ScopedResolver(dir) }
+
+// ServeHTTP serves h on addr until ctx ends, then shuts down within 10s.
+func ServeHTTP(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("listening", "addr", addr)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Env returns the environment variable name or def. Flags default from it.
+func Env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
