@@ -11,6 +11,7 @@
 //
 // Every event carries the item's whole new state and the system fields that
 // outlive one write (insertedAt, creator, functionIds, lineage), copied
-// forward from the previous event. Event times never go backwards within an
-// item (at = max(now, previous at)), so "as of T" is well defined.
+// forward from the previous event. Event times are UTC at millisecond
+// precision and strictly increase within an item (at = max(now, previous
+// at + 1ms)), so "as of T" is well defined and each version has its own time.
 package ingest

@@ -136,9 +136,13 @@ func (s *Service) Delete(ctx context.Context, ref events.ItemRef, w Write) (Resu
 
 // next builds the event after last, carrying forward what outlives a write.
 func (s *Service) next(last *events.Event, op events.Op, w Write) *events.Event {
+	// An item's event times strictly increase, so every version has its own
+	// instant and "as of a version's time" is that version. Under a burst
+	// of writes to one item within a millisecond (or a clock step back),
+	// times run up to a few milliseconds ahead of the wall clock.
 	at := s.now()
-	if at.Before(last.At) {
-		at = last.At // never let an item's time go backwards
+	if !at.After(last.At) {
+		at = last.At.Add(time.Millisecond)
 	}
 	lineage := last.Lineage
 	if w.Lineage != nil {

@@ -70,9 +70,9 @@ func (o *ProjectorOptions) setDefaults(p int) {
 //   - a failed batch is retried in place, with backoff, while the messages
 //     are kept owned (InProgress); a Nak would let later events overtake it;
 //   - on start, if the consumer has unacknowledged deliveries (a previous
-//     process died mid-batch), it is recreated to start at its ack floor
-//     + 1, instead of letting JetStream deliver newer events while the old
-//     ones wait out AckWait.
+//     process died mid-batch), it is recreated to start just after its
+//     ack floor, instead of letting JetStream deliver newer events while
+//     the old ones wait out AckWait.
 //
 // Events that can never be applied (undecodable) are logged and terminated;
 // they stay in the log. (The DLQ of fallbackq will keep a copy.)

@@ -24,6 +24,9 @@ type Change struct {
 }
 
 // System is the `_system` block of a document, in the seed's field names.
+// Every field is derived from the version's event and its place in the log.
+// Times are UTC and exactly the event's (ingest stamps nanoseconds, and
+// several versions of an item may share a millisecond).
 type System struct {
 	OV uint64 `json:"ov"`
 	// CV is the collection version: the event's partition stream sequence.
@@ -50,6 +53,8 @@ type System struct {
 	PayloadRef *events.BlobRef `json:"payloadRef,omitempty"`
 	// Size and SHA256 describe the uncompressed payload (JSON bytes as in
 	// the event), so a reader can verify what it fetched from elsewhere.
+	// For a claim-checked payload they are PayloadRef's; an erase has
+	// neither (0 and "").
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256,omitempty"`
 }
@@ -60,6 +65,9 @@ type Doc struct {
 	// Data is the user's payload when the store holds it inline, else nil:
 	// the caller fetches it by PayloadRef, from the blob store, or from the
 	// log at System.Seq. Version documents never hold it inline.
+	// Data has the payload's meaning and top-level key order, not
+	// necessarily its bytes (whitespace and number spelling may differ);
+	// integers come back exact within int64.
 	Data json.RawMessage
 	// Meta holds the indexed properties.
 	Meta   map[string]json.RawMessage
@@ -74,7 +82,9 @@ type HistoryQuery struct {
 	Limit int
 }
 
-// Counters are a collection's write totals.
+// Counters are a collection's write totals: Created counts creates,
+// Updated counts updates, enrichments and restores, Deleted counts deletes
+// and erasures. Each event is counted once, however often it is applied.
 type Counters struct {
 	Created int64     `json:"created"`
 	Updated int64     `json:"updated"`
@@ -95,9 +105,12 @@ type Store interface {
 	// Version returns version ov of an item (Data is nil).
 	Version(ctx context.Context, ref events.ItemRef, ov uint64) (*Doc, error)
 	// AsOf returns the version in force at time at: the highest ov whose
-	// event time is <= at. ErrNotFound if the item did not exist yet.
+	// event time is <= at, compared exactly. ErrNotFound if the item did
+	// not exist yet.
 	AsOf(ctx context.Context, ref events.ItemRef, at time.Time) (*Doc, error)
 	// History returns a page of versions in ascending ov (Data is nil).
+	// An unknown item, or a page past the last version, is an empty page,
+	// not an error. A negative Limit is an error matching events.ErrInvalid.
 	History(ctx context.Context, ref events.ItemRef, q HistoryQuery) ([]Doc, error)
 	// Counters returns the totals of a collection (zeros if none yet).
 	Counters(ctx context.Context, c events.Collection) (*Counters, error)
