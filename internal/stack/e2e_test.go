@@ -1,7 +1,6 @@
 package stack_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/chronos-go/chronos/events"
 	"github.com/chronos-go/chronos/internal/stack"
@@ -130,7 +131,8 @@ func userData(t *testing.T, body []byte) []byte {
 // (a) create → update → update → delete: head and ver documents, blobs,
 // and latest / version / as-of answers.
 func TestSpineCreateUpdateDelete(t *testing.T) {
-	s := startStack(t, stack.Config{})
+	mongo := testenv.StartMongo(t)
+	s := startStack(t, stack.Config{MongoURI: mongo.URI})
 	base := s.URL() + ordersPath
 	payloads := []string{
 		`{"sku":"A-1","qty":1,"tags":["new"],"big":"` + strings.Repeat("x", 4000) + `"}`,
@@ -178,6 +180,34 @@ func TestSpineCreateUpdateDelete(t *testing.T) {
 	cnt, err := s.Store.Counters(ctx, orders)
 	if err != nil || cnt.Created != 1 || cnt.Updated != 2 || cnt.Deleted != 1 {
 		t.Fatalf("counters %+v %v", cnt, err)
+	}
+
+	// The documents themselves, as MongoDB holds them (the seed's layout).
+	db := mongo.Client.Database("chronos_runtime_tenant_acme")
+	var rawHead bson.M
+	if err := db.Collection("orders_head").FindOne(ctx, bson.M{"_id": "ord-1"}).Decode(&rawHead); err != nil {
+		t.Fatal(err)
+	}
+	sys, _ := rawHead["_system"].(bson.M)
+	if rawHead["sku"] != "A-1" || rawHead["price"] != 12.5 || sys == nil || sys["ov"] != int64(3) || sys["deleted"] != true {
+		t.Fatalf("raw head %v", rawHead)
+	}
+	cur, err := db.Collection("orders_ver").Find(ctx, bson.M{"itemId": "ord-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rawVers []bson.M
+	if err := cur.All(ctx, &rawVers); err != nil {
+		t.Fatal(err)
+	}
+	if len(rawVers) != 4 {
+		t.Fatalf("%d ver documents, want 4", len(rawVers))
+	}
+	for _, v := range rawVers {
+		id, _ := v["_id"].(string)
+		if !strings.HasPrefix(id, "ord-1:") || v["sku"] != nil {
+			t.Fatalf("ver document %v: want _id <item>:<ov> and no payload", v)
+		}
 	}
 
 	// Every version's blob, decompressed, is that version's payload.
@@ -319,5 +349,4 @@ func TestSpineRejectsBadInput(t *testing.T) {
 	if seq != 1 {
 		t.Fatalf("rejected writes reached the log: last seq %d, want 1", seq)
 	}
-	_ = bytes.MinRead
 }
