@@ -16,6 +16,7 @@ const (
 	HeaderActor          = "Chronos-Actor"
 	HeaderReason         = "Chronos-Reason"
 	HeaderIdempotencyKey = "Idempotency-Key"
+	HeaderFunctionID     = "Chronos-Function-Id"
 )
 
 var actorRe = regexp.MustCompile(`^([A-Za-z0-9_-]{1,64})(?::([^\s()]{1,256}))?(?: \(([^()]{1,256})\))?$`)

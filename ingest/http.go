@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -35,6 +37,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+BasePath+"/items", h.create)
 	mux.HandleFunc("PUT "+BasePath+"/items/{id}", h.update)
 	mux.HandleFunc("DELETE "+BasePath+"/items/{id}", h.delete)
+	mux.HandleFunc("PATCH "+BasePath+"/items/{id}", h.enrich)
+	mux.HandleFunc("POST "+BasePath+"/items/{id}/restore", h.restore)
 }
 
 // CollectionFromPath reads and validates the collection of a request.
@@ -165,4 +169,42 @@ func jsonContentType(ct string) bool {
 		return true
 	}
 	return false
+}
+
+func (h *Handler) enrich(w http.ResponseWriter, r *http.Request) {
+	ref, meta, ok := h.itemWrite(w, r)
+	if !ok {
+		return
+	}
+	body, err := h.readBody(w, r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	patches, err := decodePatches(body)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.reply(w, r)(h.svc.Enrich(r.Context(), ref, patches, r.Header.Get(HeaderFunctionID), meta))
+}
+
+func (h *Handler) restore(w http.ResponseWriter, r *http.Request) {
+	ref, meta, ok := h.itemWrite(w, r)
+	if !ok {
+		return
+	}
+	body, err := h.readBody(w, r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var t RestoreTarget
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&t); err != nil {
+		h.fail(w, r, httpapi.Invalid("restore", `the body must be {"ov": N} or {"at": "<RFC 3339 time>"}: `+err.Error()))
+		return
+	}
+	h.reply(w, r)(h.svc.Restore(r.Context(), ref, t, meta))
 }

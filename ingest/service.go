@@ -117,7 +117,7 @@ func (s *Service) Update(ctx context.Context, ref events.ItemRef, doc []byte, w 
 	if err := events.ValidatePayload("document", doc, s.opts.MaxPayload); err != nil {
 		return Result{}, err
 	}
-	return s.write(ctx, ref, w, func(last *events.Event) (*events.Event, error) {
+	return s.write(ctx, ref, w, false, func(last *events.Event) (*events.Event, error) {
 		ev := s.next(last, events.OpUpdate, w)
 		ev.Payload = json.RawMessage(doc)
 		return ev, nil
@@ -127,7 +127,7 @@ func (s *Service) Update(ctx context.Context, ref events.ItemRef, doc []byte, w 
 // Delete deletes a live item logically: its last document stays readable as
 // a version and as of earlier times.
 func (s *Service) Delete(ctx context.Context, ref events.ItemRef, w Write) (Result, error) {
-	return s.write(ctx, ref, w, func(last *events.Event) (*events.Event, error) {
+	return s.write(ctx, ref, w, false, func(last *events.Event) (*events.Event, error) {
 		ev := s.next(last, events.OpDelete, w)
 		ev.Payload, ev.PayloadRef, ev.Meta = last.Payload, last.PayloadRef, last.Meta
 		return ev, nil
@@ -157,8 +157,9 @@ func (s *Service) next(last *events.Event, op events.Op, w Write) *events.Event 
 
 // write reads the item's last event, builds the next one with build, and
 // appends it expecting that last event. Without an expected ov a lost race
-// is retried (the new event is rebuilt on the new last event).
-func (s *Service) write(ctx context.Context, ref events.ItemRef, w Write, build func(last *events.Event) (*events.Event, error)) (Result, error) {
+// is retried (the new event is rebuilt on the new last event). Only a
+// restore (allowDeleted) may write after a delete.
+func (s *Service) write(ctx context.Context, ref events.ItemRef, w Write, allowDeleted bool, build func(last *events.Event) (*events.Event, error)) (Result, error) {
 	if err := ref.Validate(); err != nil {
 		return Result{}, err
 	}
@@ -177,7 +178,7 @@ func (s *Service) write(ctx context.Context, ref events.ItemRef, w Write, build 
 		if w.ExpectedOV != nil && *w.ExpectedOV != last.Event.OV {
 			return Result{}, &ConflictError{ID: ref.ID, ExpectedOV: *w.ExpectedOV, CurrentOV: last.Event.OV, Deleted: last.Event.Deleted()}
 		}
-		if last.Event.Deleted() {
+		if last.Event.Deleted() && !allowDeleted {
 			return Result{}, fmt.Errorf("%w: %s is deleted (ov %d)", ErrNotFound, ref.ID, last.Event.OV)
 		}
 		ev, err := build(last.Event)

@@ -249,3 +249,37 @@ func decode(part int, subject string, seq uint64, t time.Time, h nats.Header, da
 	}
 	return &Record{Ref: ref, Part: part, Seq: seq, Time: t, MsgID: h.Get(jetstream.MsgIDHeader), Event: ev}, nil
 }
+
+// NextOfItem returns the first event of item ref at or after sequence
+// from (from 0 or 1 = the item's first event). ErrNotFound when there is
+// none. Walking an item's history costs one direct get per event.
+func (l *Log) NextOfItem(ctx context.Context, ref events.ItemRef, from uint64) (*Record, error) {
+	part := l.Partition(ref.Collection)
+	raw, err := l.streams[part].GetMsg(ctx, max(from, 1), jetstream.WithGetMsgSubject(l.Subject(ref)))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, fmt.Errorf("%w: %s after seq %d", ErrNotFound, ref, from)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("chronos: read events of %s: %w", ref, err)
+	}
+	return l.decodeRaw(part, raw)
+}
+
+// FindVersion walks item ref's events and returns the first one for which
+// match returns true, or ErrNotFound. stop, when it returns true for an
+// event, ends the walk early with ErrNotFound.
+func (l *Log) FindVersion(ctx context.Context, ref events.ItemRef, match, stop func(*events.Event) bool) (*Record, error) {
+	for seq := uint64(1); ; {
+		rec, err := l.NextOfItem(ctx, ref, seq)
+		if err != nil {
+			return nil, err
+		}
+		if match(rec.Event) {
+			return rec, nil
+		}
+		if stop != nil && stop(rec.Event) {
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
+		}
+		seq = rec.Seq + 1
+	}
+}

@@ -262,3 +262,38 @@ func TestBatchesDeliverInOrder(t *testing.T) {
 		t.Fatalf("bad durable = %v", err)
 	}
 }
+
+func TestNextOfItemWalksOneItem(t *testing.T) {
+	js := startJS(t)
+	l := openLog(t, js, 1)
+	ctx := context.Background()
+	a, b := coll.Item("a"), coll.Item("b")
+	// Interleave two items so the walk must skip the other one's events.
+	seqA := uint64(0)
+	for ov := range uint64(4) {
+		op := events.OpCreate
+		if ov > 0 {
+			op = events.OpUpdate
+		}
+		ack, err := l.Append(ctx, a, ev(op, ov, `{"a":`+string(rune('0'+ov))+`}`), log.AppendOptions{ExpectSeq: log.Expect(seqA)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqA = ack.Seq
+		if ov == 0 {
+			if _, err := l.Append(ctx, b, ev(events.OpCreate, 0, `{}`), log.AppendOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	rec, err := l.FindVersion(ctx, a, func(e *events.Event) bool { return e.OV == 2 }, nil)
+	if err != nil || rec.Event.OV != 2 || string(rec.Event.Payload) != `{"a":2}` {
+		t.Fatalf("FindVersion ov 2 = %+v, %v", rec, err)
+	}
+	if _, err := l.FindVersion(ctx, a, func(e *events.Event) bool { return e.OV == 9 }, nil); !errors.Is(err, log.ErrNotFound) {
+		t.Fatalf("missing version: %v", err)
+	}
+	if _, err := l.FindVersion(ctx, a, func(e *events.Event) bool { return e.OV == 3 }, func(e *events.Event) bool { return e.OV >= 1 }); !errors.Is(err, log.ErrNotFound) {
+		t.Fatalf("stopped walk: %v", err)
+	}
+}
