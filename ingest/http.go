@@ -39,6 +39,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE "+BasePath+"/items/{id}", h.delete)
 	mux.HandleFunc("PATCH "+BasePath+"/items/{id}", h.enrich)
 	mux.HandleFunc("POST "+BasePath+"/items/{id}/restore", h.restore)
+	mux.HandleFunc("POST "+BasePath+"/items:batch", h.batch)
 }
 
 // CollectionFromPath reads and validates the collection of a request.
@@ -207,4 +208,66 @@ func (h *Handler) restore(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.reply(w, r)(h.svc.Restore(r.Context(), ref, t, meta))
+}
+
+func (h *Handler) batch(w http.ResponseWriter, r *http.Request) {
+	c, err := CollectionFromPath(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	meta, err := writeFromRequest(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if meta.ExpectedOV != nil {
+		h.fail(w, r, httpapi.Invalid("expectedOv", "a batch takes expectedOv per record, not for the request"))
+		return
+	}
+	atomic := false
+	if v := r.URL.Query().Get("atomic"); v != "" {
+		if atomic, err = strconv.ParseBool(v); err != nil {
+			h.fail(w, r, httpapi.Invalid("atomic", "must be true or false"))
+			return
+		}
+	}
+	body, err := h.readBatchBody(w, r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	recs, err := decodeBatch(body)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var res []BatchResult
+	if atomic {
+		res, err = h.svc.BatchAtomic(r.Context(), c, recs, meta)
+	} else {
+		res, err = h.svc.Batch(r.Context(), c, recs, meta)
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"results": res})
+}
+
+// readBatchBody reads a batch body of at most MaxBatchBytes.
+func (h *Handler) readBatchBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !jsonContentType(ct) {
+		return nil, httpapi.Sentinel("chronos: Content-Type must be application/json or application/x-ndjson, got "+strconv.Quote(ct), http.StatusUnsupportedMediaType, "unsupported_media_type")
+	}
+	limit := int64(h.svc.opts.MaxBatchBytes)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, &events.ValidationError{Field: "batch", Reason: "is larger than the limit of " + strconv.FormatInt(limit, 10) + " bytes", Err: events.ErrTooLarge}
+	}
+	if err != nil {
+		return nil, httpapi.Invalid("body", "could not be read: "+err.Error())
+	}
+	return body, nil
 }

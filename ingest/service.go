@@ -20,6 +20,8 @@ type Options struct {
 	// MaxPayload is the largest document accepted, in bytes; default
 	// events.DefaultMaxPayload (16 MiB).
 	MaxPayload int
+	// MaxBatchBytes is the largest batch request body; default 64 MiB.
+	MaxBatchBytes int
 	// MaxRaceRetries bounds how often a write WITHOUT expectedOv is retried
 	// after losing a race; default 5.
 	MaxRaceRetries int
@@ -40,6 +42,9 @@ type Service struct {
 func New(l *clog.Log, o Options) *Service {
 	if o.MaxPayload <= 0 {
 		o.MaxPayload = events.DefaultMaxPayload
+	}
+	if o.MaxBatchBytes <= 0 {
+		o.MaxBatchBytes = 64 << 20
 	}
 	if o.MaxRaceRetries <= 0 {
 		o.MaxRaceRetries = 5

@@ -297,3 +297,49 @@ func TestNextOfItemWalksOneItem(t *testing.T) {
 		t.Fatalf("stopped walk: %v", err)
 	}
 }
+
+func TestAppendAtomic(t *testing.T) {
+	js := startJS(t)
+	l := openLog(t, js, 2)
+	ctx := context.Background()
+	x := coll.Item("x")
+	ax, err := l.Append(ctx, x, ev(events.OpCreate, 0, `{"x":0}`), log.AppendOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := []log.Entry{
+		{Ref: coll.Item("n1"), Event: ev(events.OpCreate, 0, `{"n":1}`)},
+		{Ref: x, Event: ev(events.OpUpdate, 1, `{"x":1}`), ExpectSeq: ax.Seq},
+		{Ref: coll.Item("n2"), Event: ev(events.OpCreate, 0, `{"n":2}`)},
+	}
+	seqs, err := l.AppendAtomic(ctx, entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range entries {
+		last, err := l.Last(ctx, e.Ref)
+		if err != nil || last.Seq != seqs[i] || last.Event.OV != e.Event.OV {
+			t.Fatalf("entry %d: last %+v seq %d, %v", i, last, seqs[i], err)
+		}
+	}
+	before, _ := l.LastSeq(ctx, l.Partition(coll))
+	// One stale expectation rejects the whole batch; nothing is stored.
+	stale := []log.Entry{
+		{Ref: coll.Item("n3"), Event: ev(events.OpCreate, 0, `{"n":3}`)},
+		{Ref: x, Event: ev(events.OpUpdate, 1, `{"x":"stale"}`), ExpectSeq: ax.Seq},
+	}
+	if _, err := l.AppendAtomic(ctx, stale); !errors.Is(err, log.ErrConflict) || !errors.Is(err, log.ErrBatchRejected) {
+		t.Fatalf("stale batch = %v, want ErrConflict and ErrBatchRejected", err)
+	}
+	after, _ := l.LastSeq(ctx, l.Partition(coll))
+	if after != before {
+		t.Fatalf("a rejected batch stored something: %d -> %d", before, after)
+	}
+	if _, err := l.Last(ctx, coll.Item("n3")); !errors.Is(err, log.ErrNotFound) {
+		t.Fatalf("n3 exists after a rejected batch: %v", err)
+	}
+	dup := []log.Entry{{Ref: coll.Item("d"), Event: ev(events.OpCreate, 0, `{}`)}, {Ref: coll.Item("d"), Event: ev(events.OpCreate, 0, `{}`)}}
+	if _, err := l.AppendAtomic(ctx, dup); !errors.Is(err, events.ErrInvalid) {
+		t.Fatalf("duplicate item = %v", err)
+	}
+}

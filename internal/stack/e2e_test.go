@@ -177,9 +177,16 @@ func TestSpineCreateUpdateDelete(t *testing.T) {
 			t.Fatalf("version %d: %+v", ov, v.System)
 		}
 	}
-	cnt, err := s.Store.Counters(ctx, orders)
-	if err != nil || cnt.Created != 1 || cnt.Updated != 2 || cnt.Deleted != 1 {
-		t.Fatalf("counters %+v %v", cnt, err)
+	// Counters are written after heads within a batch: wait for the last
+	// sequence to be counted, then check the totals.
+	var cnt *projection.Counters
+	eventually(t, "counters to reach seq 4", func() bool {
+		var err error
+		cnt, err = s.Store.Counters(ctx, orders)
+		return err == nil && cnt.LastSeq >= 4
+	})
+	if cnt.Created != 1 || cnt.Updated != 2 || cnt.Deleted != 1 {
+		t.Fatalf("counters %+v", cnt)
 	}
 
 	// The documents themselves, as MongoDB holds them (the seed's layout).
