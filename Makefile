@@ -41,7 +41,10 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./events -run '^$$' -fuzz FuzzDecodeValidate -fuzztime $(FUZZTIME)
 	$(GO) test ./events -run '^$$' -fuzz FuzzValidatePayload -fuzztime $(FUZZTIME)
+	$(GO) test ./events -run '^$$' -fuzz FuzzDeepMerge -fuzztime $(FUZZTIME)
 	$(GO) test ./offload -run '^$$' -fuzz FuzzDecompress -fuzztime $(FUZZTIME)
+	for f in FuzzDecodeBatch FuzzDecodePatches FuzzDecodeRestore; do \
+		$(GO) test ./ingest -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; done
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...

@@ -200,11 +200,9 @@ func (h *Handler) restore(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	var t RestoreTarget
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&t); err != nil {
-		h.fail(w, r, httpapi.Invalid("restore", `the body must be {"ov": N} or {"at": "<RFC 3339 time>"}: `+err.Error()))
+	t, err := decodeRestore(body)
+	if err != nil {
+		h.fail(w, r, err)
 		return
 	}
 	h.reply(w, r)(h.svc.Restore(r.Context(), ref, t, meta))
@@ -270,4 +268,18 @@ func (h *Handler) readBatchBody(w http.ResponseWriter, r *http.Request) ([]byte,
 		return nil, httpapi.Invalid("body", "could not be read: "+err.Error())
 	}
 	return body, nil
+}
+
+// decodeRestore reads a restore body: {"ov": N} or {"at": "<RFC 3339>"}.
+func decodeRestore(body []byte) (RestoreTarget, error) {
+	var t RestoreTarget
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&t); err != nil {
+		return t, httpapi.Invalid("restore", `the body must be {"ov": N} or {"at": "<RFC 3339 time>"}: `+err.Error())
+	}
+	if dec.More() {
+		return t, httpapi.Invalid("restore", "trailing data after the body")
+	}
+	return t, t.Validate()
 }
