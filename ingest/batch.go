@@ -232,10 +232,11 @@ func (s *Service) atomicEntry(ctx context.Context, ref events.ItemRef, r BatchRe
 			return clog.Entry{}, fmt.Errorf("%w: %s (record expects ov %d)", ErrNotFound, ref.ID, *r.ExpectedOV)
 		}
 		now := s.now()
-		return clog.Entry{Ref: ref, Event: &events.Event{
+		ev := &events.Event{
 			V: events.Version, Op: events.OpCreate, At: now, InsertedAt: now,
-			Actor: w.Actor, Creator: w.Actor, Reason: w.Reason, Lineage: w.Lineage, Payload: r.Data,
-		}}, nil
+			Actor: w.Actor, Creator: w.Actor, Reason: w.Reason, Lineage: w.Lineage,
+		}
+		return clog.Entry{Ref: ref, Event: ev}, s.setPayload(ctx, ref.Collection, ev, r.Data)
 	case err != nil:
 		return clog.Entry{}, err
 	}
@@ -246,8 +247,7 @@ func (s *Service) atomicEntry(ctx context.Context, ref events.ItemRef, r BatchRe
 		return clog.Entry{}, fmt.Errorf("%w: %s is deleted", ErrNotFound, ref.ID)
 	}
 	ev := s.next(last.Event, events.OpUpdate, w)
-	ev.Payload = r.Data
-	return clog.Entry{Ref: ref, Event: ev, ExpectSeq: last.Seq}, nil
+	return clog.Entry{Ref: ref, Event: ev, ExpectSeq: last.Seq}, s.setPayload(ctx, ref.Collection, ev, r.Data)
 }
 
 // decodeBatch reads a JSON array of records, or NDJSON (one per line).

@@ -44,10 +44,10 @@ func (s *Service) Enrich(ctx context.Context, ref events.ItemRef, patches [][]by
 		return Result{}, httpapi.Invalid(HeaderFunctionID, "is longer than 256 bytes")
 	}
 	return s.write(ctx, ref, w, false, func(last *events.Event) (*events.Event, error) {
-		if last.PayloadRef != nil {
-			return nil, fmt.Errorf("%w: enrich of a claim-checked document (over the inline threshold)", ErrUnsupported)
+		doc, err := s.document(ctx, ref.Collection, last)
+		if err != nil {
+			return nil, err
 		}
-		doc := []byte(last.Payload)
 		for _, p := range patches {
 			var err error
 			if doc, err = events.DeepMerge(doc, p); err != nil {
@@ -58,7 +58,9 @@ func (s *Service) Enrich(ctx context.Context, ref events.ItemRef, patches [][]by
 			return nil, err
 		}
 		ev := s.next(last, events.OpEnrich, w)
-		ev.Payload = doc
+		if err := s.setPayload(ctx, ref.Collection, ev, doc); err != nil {
+			return nil, err
+		}
 		ev.FunctionID = functionID
 		if functionID != "" && !slices.Contains(ev.FunctionIDs, functionID) {
 			ev.FunctionIDs = append(slices.Clone(ev.FunctionIDs), functionID)

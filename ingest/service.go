@@ -3,7 +3,6 @@ package ingest
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/chronos-go/chronos/events"
 	clog "github.com/chronos-go/chronos/log"
+	"github.com/chronos-go/chronos/offload"
 )
 
 // Options configure a Service. Zero values take the defaults.
@@ -27,6 +27,12 @@ type Options struct {
 	MaxRaceRetries int
 	// Now returns the current time; default time.Now. Tests set it.
 	Now func() time.Time
+	// Blobs, when set, is where documents over ClaimThreshold are uploaded
+	// before their event is appended (claim check); without it documents
+	// stay inline up to MaxPayload (and the NATS server's max_payload).
+	Blobs offload.Resolver
+	// ClaimThreshold in bytes; default DefaultClaimThreshold (256 KiB).
+	ClaimThreshold int
 }
 
 // Service validates writes and appends them to the log.
@@ -51,6 +57,9 @@ func New(l *clog.Log, o Options) *Service {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.ClaimThreshold <= 0 {
+		o.ClaimThreshold = DefaultClaimThreshold
 	}
 	return &Service{log: l, opts: o, idGen: ulid.Monotonic(rand.Reader, 0)}
 }
@@ -105,7 +114,9 @@ func (s *Service) Create(ctx context.Context, c events.Collection, id string, do
 	ev := &events.Event{
 		V: events.Version, Op: events.OpCreate, OV: 0, At: now, InsertedAt: now,
 		Actor: w.Actor, Creator: w.Actor, Reason: w.Reason, Lineage: w.Lineage,
-		Payload: json.RawMessage(doc),
+	}
+	if err := s.setPayload(ctx, c, ev, doc); err != nil {
+		return Result{}, err
 	}
 	ack, err := s.log.Append(ctx, ref, ev, clog.AppendOptions{ExpectSeq: clog.Expect(0), MsgID: w.IdempotencyKey})
 	if errors.Is(err, clog.ErrConflict) {
@@ -124,8 +135,7 @@ func (s *Service) Update(ctx context.Context, ref events.ItemRef, doc []byte, w 
 	}
 	return s.write(ctx, ref, w, false, func(last *events.Event) (*events.Event, error) {
 		ev := s.next(last, events.OpUpdate, w)
-		ev.Payload = json.RawMessage(doc)
-		return ev, nil
+		return ev, s.setPayload(ctx, ref.Collection, ev, doc)
 	})
 }
 

@@ -107,7 +107,7 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 		return nil, err
 	}
 	s.Blobs = local.ScopedResolver(filepath.Join(cfg.DataDir, "blobs"))
-	s.Ingest = ingest.New(s.Log, ingest.Options{})
+	s.Ingest = ingest.New(s.Log, ingest.Options{Blobs: s.Blobs})
 	s.Query = query.New(s.Store, s.Log, s.Blobs.ReadOnly(), query.Options{})
 	wctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel

@@ -1,6 +1,10 @@
 package stack_test
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,4 +75,37 @@ func TestRestoreItemByVersionAndTime(t *testing.T) {
 	mustStatus(t, call(t, "POST", base+"/r/restore", `{"ov":1,"at":"`+at+`"}`), 400)
 	mustStatus(t, call(t, "POST", base+"/r/restore", `{"version":1}`), 400)
 	mustStatus(t, call(t, "POST", base+"/r/restore", `{"ov":0}`, "If-Match", `"2"`), 409)
+}
+
+// Documents over the claim-check threshold are uploaded first; the event
+// carries a reference and readers never notice.
+func TestClaimCheckIsTransparent(t *testing.T) {
+	s := startStack(t, stack.Config{})
+	base := s.URL() + ordersPath + "/items"
+	big := `{"blob":"` + strings.Repeat("0123456789abcdef", 20<<10) + `","n":1}` // ~320 KiB
+	mustStatus(t, call(t, "POST", base+"?id=big", big), 201)
+	last, err := s.Log.Last(context.Background(), orders.Item("big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last.Event.PayloadRef == nil || len(last.Event.Payload) != 0 || last.Event.PayloadRef.Size != int64(len(big)) {
+		t.Fatalf("event not claim-checked: ref %+v, inline %d bytes", last.Event.PayloadRef, len(last.Event.Payload))
+	}
+	mustStatus(t, call(t, "PATCH", base+"/big", `{"extra":[1]}`), 200)
+	eventually(t, "the projection of the enrich", func() bool {
+		r := call(t, "GET", base+"/big", "")
+		return r.Status == 200 && r.json(t)["_system"].(map[string]any)["ov"] == 1.0
+	})
+	r := mustStatus(t, call(t, "GET", base+"/big", ""), 200)
+	var doc map[string]any
+	if err := json.Unmarshal(userData(t, r.Body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc["blob"].(string)) != 20<<14 || doc["n"] != 1.0 || fmt.Sprint(doc["extra"]) != "[1]" {
+		t.Fatalf("latest of a claim-checked item: %d keys", len(doc))
+	}
+	v0 := mustStatus(t, call(t, "GET", base+"/big?ov=0", ""), 200)
+	if !jsonEqual(t, userData(t, v0.Body), []byte(big)) {
+		t.Fatal("version 0 of a claim-checked item differs from what was written")
+	}
 }
