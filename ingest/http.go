@@ -40,6 +40,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("PATCH "+BasePath+"/items/{id}", h.enrich)
 	mux.HandleFunc("POST "+BasePath+"/items/{id}/restore", h.restore)
 	mux.HandleFunc("POST "+BasePath+"/items:batch", h.batch)
+	mux.HandleFunc("POST "+BasePath+"/restore", h.restoreCollection)
 }
 
 // CollectionFromPath reads and validates the collection of a request.
@@ -282,4 +283,35 @@ func decodeRestore(body []byte) (RestoreTarget, error) {
 		return t, httpapi.Invalid("restore", "trailing data after the body")
 	}
 	return t, t.Validate()
+}
+
+func (h *Handler) restoreCollection(w http.ResponseWriter, r *http.Request) {
+	c, err := CollectionFromPath(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	meta, err := writeFromRequest(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	body, err := h.readBody(w, r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var t CollectionTarget
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&t); err != nil {
+		h.fail(w, r, httpapi.Invalid("restore", `the body must be {"cv": N} or {"at": "<RFC 3339 time>"}: `+err.Error()))
+		return
+	}
+	rep, err := h.svc.RestoreCollection(r.Context(), c, t, meta, nil)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, rep)
 }

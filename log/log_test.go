@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -341,5 +342,56 @@ func TestAppendAtomic(t *testing.T) {
 	dup := []log.Entry{{Ref: coll.Item("d"), Event: ev(events.OpCreate, 0, `{}`)}, {Ref: coll.Item("d"), Event: ev(events.OpCreate, 0, `{}`)}}
 	if _, err := l.AppendAtomic(ctx, dup); !errors.Is(err, events.ErrInvalid) {
 		t.Fatalf("duplicate item = %v", err)
+	}
+}
+
+func TestScanCollection(t *testing.T) {
+	js := startJS(t)
+	l := openLog(t, js, 1) // one partition: both collections share it
+	ctx := context.Background()
+	other := events.Collection{DBType: events.DBRuntime, Tier: events.TierTenant, Scope: "acme", Name: "other"}
+	var mine []uint64
+	for i := range 6 {
+		c := coll
+		if i%2 == 1 {
+			c = other
+		}
+		a, err := l.Append(ctx, c.Item(fmt.Sprintf("i%d", i)), ev(events.OpCreate, 0, `{}`), log.AppendOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c == coll {
+			mine = append(mine, a.Seq)
+		}
+	}
+	var got []uint64
+	scan := func(o log.ScanOptions) []uint64 {
+		got = nil
+		if err := l.Scan(ctx, coll, o, func(r *log.Record) error {
+			if r.Ref.Collection != coll {
+				t.Fatalf("scan returned %s", r.Ref)
+			}
+			got = append(got, r.Seq)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if g := scan(log.ScanOptions{}); fmt.Sprint(g) != fmt.Sprint(mine) {
+		t.Fatalf("full scan %v, want %v", g, mine)
+	}
+	if g := scan(log.ScanOptions{FromSeq: mine[1]}); fmt.Sprint(g) != fmt.Sprint(mine[1:]) {
+		t.Fatalf("scan from %d: %v", mine[1], g)
+	}
+	if g := scan(log.ScanOptions{FromSeq: mine[0], ToSeq: mine[1]}); fmt.Sprint(g) != fmt.Sprint(mine[:2]) {
+		t.Fatalf("bounded scan: %v", g)
+	}
+	if g := scan(log.ScanOptions{FromSeq: mine[2] + 1}); len(g) != 0 {
+		t.Fatalf("scan past the end: %v", g)
+	}
+	empty := events.Collection{DBType: events.DBRuntime, Tier: events.TierTenant, Scope: "acme", Name: "empty"}
+	if err := l.Scan(ctx, empty, log.ScanOptions{}, func(*log.Record) error { t.Fatal("called"); return nil }); err != nil {
+		t.Fatal(err)
 	}
 }
