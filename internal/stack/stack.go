@@ -206,6 +206,10 @@ func (s *Stack) serve() error {
 // URL returns the base URL of the HTTP API, e.g. http://127.0.0.1:8080.
 func (s *Stack) URL() string { return "http://" + s.ln.Addr().String() }
 
+// NATSURL returns the URL of the NATS server the stack uses (the embedded
+// one unless Config.NATSURL was set), for admin commands.
+func (s *Stack) NATSURL() string { return s.nc.ConnectedUrl() }
+
 // Close stops everything in dependency order, within about 15 seconds:
 // HTTP (in-flight requests finish), workers (a batch in progress is either
 // acked or redelivered later), the store, MongoDB, NATS.
