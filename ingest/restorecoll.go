@@ -44,7 +44,8 @@ type Progress func(done, total int)
 // a restore event carrying their version in force at the target. Items not
 // changed since are untouched. It is idempotent: running it again finds the
 // items already at their target state and writes them again only if they
-// changed meanwhile. progress may be nil.
+// changed meanwhile. progress may be nil; it is called once per item, never
+// concurrently.
 func (s *Service) RestoreCollection(ctx context.Context, c events.Collection, t CollectionTarget, w Write, progress Progress) (RestoreReport, error) {
 	var rep RestoreReport
 	if err := c.Validate(); err != nil {
@@ -103,10 +104,11 @@ func (s *Service) RestoreCollection(ctx context.Context, c events.Collection, t 
 			default:
 				rep.Unchanged++
 			}
-			mu.Unlock()
+			// Under the lock: progress sees calls one at a time, in order.
 			if progress != nil {
 				progress(int(done.Add(1)), len(ids))
 			}
+			mu.Unlock()
 		}()
 	}
 	wg.Wait()

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chronos-go/chronos/events"
+	"github.com/chronos-go/chronos/fallbackq"
 	clog "github.com/chronos-go/chronos/log"
 )
 
@@ -27,9 +27,12 @@ type OffloaderOptions struct {
 	MinCompress int
 	// Concurrency bounds uploads in flight across all partitions; default 8.
 	Concurrency int
-	// RetryDelay is the first redelivery delay after a failed upload,
-	// doubled per delivery up to MaxRetryDelay; defaults 200ms and 30s.
-	RetryDelay, MaxRetryDelay time.Duration
+	// Retry is the retry policy of failed uploads (the configuration's
+	// `fallback` block); zero values take fallbackq's defaults. An upload
+	// that fails for good is copied to the DLQ.
+	Retry fallbackq.Config
+	// Metrics counts retries and dead letters; nil counts nothing.
+	Metrics *fallbackq.Metrics
 	// Partitions to offload; default all of the log's.
 	Partitions []int
 	// Logger; default slog.Default().
@@ -49,12 +52,6 @@ func (o *OffloaderOptions) setDefaults(p int) {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 8
 	}
-	if o.RetryDelay <= 0 {
-		o.RetryDelay = 200 * time.Millisecond
-	}
-	if o.MaxRetryDelay <= 0 {
-		o.MaxRetryDelay = 30 * time.Second
-	}
 	if len(o.Partitions) == 0 {
 		for k := range p {
 			o.Partitions = append(o.Partitions, k)
@@ -68,12 +65,16 @@ func (o *OffloaderOptions) setDefaults(p int) {
 // Offloader writes every version's payload to the blob store of its
 // collection at VersionKey(collection, item, ov, codec). It is order-free:
 // the key is deterministic and Put is idempotent, so a redelivered event
-// rewrites the same bytes. A failed upload is redelivered by JetStream
-// (NakWithDelay) with exponential delays.
+// rewrites the same bytes. Failures go through a fallbackq.Handler: a
+// failed upload is redelivered by JetStream (NakWithDelay) on the retry
+// policy's schedule, and an event that can never be offloaded, or whose
+// retries are used up, is copied to the DLQ (consumer name Durable) and
+// can be replayed from there once the cause is fixed.
 type Offloader struct {
 	log     *clog.Log
 	resolve Resolver
 	opts    OffloaderOptions
+	handler *fallbackq.Handler
 }
 
 // NewOffloader returns an offloader of l into the stores of resolve.
@@ -82,16 +83,41 @@ func NewOffloader(l *clog.Log, resolve Resolver, o OffloaderOptions) (*Offloader
 	if _, err := ParseCodec(string(o.Codec)); err != nil {
 		return nil, err
 	}
-	return &Offloader{log: l, resolve: resolve, opts: o}, nil
+	if err := events.ValidateToken("durable", o.Durable); err != nil {
+		return nil, err
+	}
+	policy, err := fallbackq.NewPolicy(o.Retry)
+	if err != nil {
+		return nil, err
+	}
+	h := &fallbackq.Handler{
+		DLQ:      fallbackq.NewDLQ(l.JetStream(), o.Metrics),
+		Policy:   policy,
+		Consumer: o.Durable,
+		Logger:   o.Logger,
+	}
+	return &Offloader{log: l, resolve: resolve, opts: o, handler: h}, nil
 }
 
-// Run offloads every configured partition until ctx ends.
+// Run offloads every configured partition, and the DLQ entries replayed
+// to it, until ctx ends. It creates the DLQ streams if they are missing.
 func (o *Offloader) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if err := fallbackq.EnsureDLQ(ctx, o.log.JetStream(), 0); err != nil {
+		return err
+	}
 	sem := make(chan struct{}, o.opts.Concurrency)
 	var wg sync.WaitGroup
-	errs := make(chan error, len(o.opts.Partitions))
+	errs := make(chan error, len(o.opts.Partitions)+1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := o.handler.RunReplay(ctx, o.process); err != nil && ctx.Err() == nil {
+			errs <- fmt.Errorf("offloader replays: %w", err)
+			cancel()
+		}
+	}()
 	for _, part := range o.opts.Partitions {
 		wg.Add(1)
 		go func() {
@@ -108,6 +134,8 @@ func (o *Offloader) Run(ctx context.Context) error {
 }
 
 func (o *Offloader) runPartition(ctx context.Context, part int, sem chan struct{}) error {
+	// MaxDeliver stays unlimited: the handler counts deliveries itself, so
+	// that an event whose DLQ copy failed on its last delivery comes back.
 	c, err := o.log.EnsureConsumer(ctx, part, clog.ConsumerOptions{
 		Durable:       o.opts.Durable,
 		MaxAckPending: 4 * o.opts.Concurrency,
@@ -146,28 +174,21 @@ func (o *Offloader) runPartition(ctx context.Context, part int, sem chan struct{
 }
 
 func (o *Offloader) handle(ctx context.Context, m jetstream.Msg) {
+	_ = o.handler.Process(ctx, m, o.process) // Process logs, settles and retries
+}
+
+// process offloads one message. Undecodable events (events.ErrInvalid) and
+// invalid keys or sizes can never succeed: they are terminal failures.
+func (o *Offloader) process(ctx context.Context, m jetstream.Msg) error {
 	rec, err := clog.DecodeMsg(m, o.log.Limits())
 	if err != nil {
-		o.opts.Logger.Error("offloader: event can never be offloaded; terminating it (it stays in the log)",
-			"subject", m.Subject(), "err", err)
-		_ = m.Term()
-		return
+		return err
 	}
-	if err := o.Offload(ctx, rec); err != nil {
-		delay := o.opts.RetryDelay
-		if md, merr := m.Metadata(); merr == nil {
-			for i := uint64(1); i < md.NumDelivered && delay < o.opts.MaxRetryDelay; i++ {
-				delay *= 2
-			}
-		}
-		delay = min(delay, o.opts.MaxRetryDelay)
-		o.opts.Logger.Warn("offload failed; redelivering", "item", rec.Ref.String(), "ov", rec.Event.OV, "retry_in", delay, "err", err)
-		_ = m.NakWithDelay(delay)
-		return
+	err = o.Offload(ctx, rec)
+	if errors.Is(err, ErrInvalidKey) || errors.Is(err, ErrSizeMismatch) {
+		return fallbackq.MarkTerminal(err)
 	}
-	if err := m.Ack(); err != nil {
-		o.opts.Logger.Warn("offloader ack", "err", err) // redelivery rewrites the same bytes
-	}
+	return err
 }
 
 // Offload writes rec's payload to its blob key. Events without an inline

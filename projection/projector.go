@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chronos-go/chronos/events"
+	"github.com/chronos-go/chronos/fallbackq"
 	clog "github.com/chronos-go/chronos/log"
 )
 
@@ -31,6 +32,9 @@ type ProjectorOptions struct {
 	MaxRetryDelay time.Duration
 	// Partitions to project; default all of the log's.
 	Partitions []int
+	// DLQ receives the events that can never be applied; default a DLQ on
+	// the log's JetStream, without metrics.
+	DLQ *fallbackq.DLQ
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
@@ -74,8 +78,11 @@ func (o *ProjectorOptions) setDefaults(p int) {
 //     ack floor, instead of letting JetStream deliver newer events while
 //     the old ones wait out AckWait.
 //
-// Events that can never be applied (undecodable) are logged and terminated;
-// they stay in the log. (The DLQ of fallbackq will keep a copy.)
+// Events that can never be applied (undecodable) are copied to the DLQ
+// (consumer name Durable) and terminated; they stay in the log. A failed
+// copy is retried in place like a failed batch, so the event is never
+// dropped. The projector takes no replays: no replay can make such an
+// event decodable.
 type Projector struct {
 	log   *clog.Log
 	store Store
@@ -90,6 +97,9 @@ type Projector struct {
 // NewProjector returns a projector of l into s.
 func NewProjector(l *clog.Log, s Store, o ProjectorOptions) *Projector {
 	o.setDefaults(l.Partitions())
+	if o.DLQ == nil {
+		o.DLQ = fallbackq.NewDLQ(l.JetStream(), nil)
+	}
 	p := &Projector{log: l, store: s, opts: o}
 	p.mu.applied = make(map[int]uint64)
 	return p
@@ -108,6 +118,9 @@ func (p *Projector) Applied(part int) uint64 {
 func (p *Projector) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if err := fallbackq.EnsureDLQ(ctx, p.log.JetStream(), 0); err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(p.opts.Partitions))
 	for _, part := range p.opts.Partitions {
@@ -172,9 +185,9 @@ func (p *Projector) runPartition(ctx context.Context, part int) error {
 		for _, m := range msgs {
 			rec, err := clog.DecodeMsg(m, p.log.Limits())
 			if err != nil {
-				p.opts.Logger.Error("projector: event can never be applied; terminating it (it stays in the log)",
-					"partition", part, "subject", m.Subject(), "err", err)
-				_ = m.Term()
+				if err := p.deadLetter(ctx, part, m, msgs, err); err != nil {
+					return nil // ctx ended; the batch is redelivered to the next process
+				}
 				continue
 			}
 			changes = append(changes, Change{Ref: rec.Ref, Part: rec.Part, Seq: rec.Seq, Event: rec.Event})
@@ -183,7 +196,7 @@ func (p *Projector) runPartition(ctx context.Context, part int) error {
 			return nil // ctx ended; the batch is redelivered to the next process
 		}
 		for _, m := range msgs {
-			if err := m.Ack(); err != nil {
+			if err := m.Ack(); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) { // dead letters are termed
 				// An ack lost is a redelivery later: harmless, Apply is idempotent.
 				p.opts.Logger.Warn("projector ack", "partition", part, "err", err)
 			}
@@ -223,6 +236,39 @@ func (p *Projector) applyWithRetry(ctx context.Context, part int, changes []Chan
 			"first_seq", changes[0].Seq, "events", len(changes), "retry_in", delay, "err", err)
 		for _, m := range msgs {
 			_ = m.InProgress()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}
+
+// deadLetter copies m, which can never be applied, to the DLQ and then
+// terminates it. A failed copy is retried in place, keeping the batch
+// owned, until it succeeds or ctx ends: the event is never dropped.
+func (p *Projector) deadLetter(ctx context.Context, part int, m jetstream.Msg, batch []jetstream.Msg, cause error) error {
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval = 50 * time.Millisecond
+	bo.MaxInterval = p.opts.MaxRetryDelay
+	bo.MaxElapsedTime = 0
+	for attempt := 1; ; attempt++ {
+		seq, err := p.opts.DLQ.Add(ctx, p.opts.Durable, m, cause)
+		if err == nil {
+			p.opts.Logger.Error("projector: event can never be applied; copied to the DLQ and terminated (it stays in the log)",
+				"partition", part, "subject", m.Subject(), "dlq_seq", seq, "err", cause)
+			_ = m.TermWithReason("dead-lettered")
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		delay := bo.NextBackOff()
+		p.opts.Logger.Warn("projector: dead-lettering failed; retrying", "partition", part, "subject", m.Subject(),
+			"attempt", attempt, "retry_in", delay, "err", cause, "dlq_err", err)
+		for _, b := range batch {
+			_ = b.InProgress()
 		}
 		select {
 		case <-ctx.Done():

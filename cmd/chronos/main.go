@@ -21,6 +21,8 @@ Usage:
   chronos dev [flags]    run ingest, projector, offloader and query in one process
                          on an embedded NATS server, an embedded MongoDB-compatible
                          store and a local blob directory
+  chronos dlq <cmd>      list, inspect, replay and purge the dead-letter queue
+  chronos restore        return a collection to its state at a cv or a time
 
 Run "chronos dev -h" for its flags.
 `
@@ -33,6 +35,10 @@ func main() {
 	switch os.Args[1] {
 	case "dev":
 		os.Exit(dev(os.Args[2:]))
+	case "dlq":
+		os.Exit(runDLQ(os.Args[2:], os.Stdout, os.Stderr))
+	case "restore":
+		os.Exit(runRestore(os.Args[2:], os.Stdout, os.Stderr))
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:
