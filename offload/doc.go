@@ -1,13 +1,16 @@
 // Package offload owns where version payloads live once they leave the log:
 // the compression codecs, the blob [Store] interface and its conformance
-// suite (offload/storetest), and (later) the offloader worker.
+// suite (offload/storetest), and the offloader worker ([Offloader]).
 //
 // # Backends
 //
 // Every backend implements [Store] and passes storetest.Run unchanged:
 //
 //   - offload/local: a directory on the local disk (development, single node).
-//   - offload/s3 and offload/azure: object storage (later).
+//   - offload/s3: S3 and S3-compatible servers (aws-sdk-go-v2; tested on versitygw).
+//   - offload/azure: Azure Blob Storage block blobs (azblob; tested on Azurite).
+//   - offload/wrap: wrappers that are Stores too (tenant prefix, metrics,
+//     fault injection), run through the same suite.
 //
 // Callers never test backend-specific errors: a missing object is always
 // [ErrNotFound], a bad key always [ErrInvalidKey].

@@ -3,6 +3,7 @@ package offload
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 )
@@ -20,6 +21,30 @@ var ErrInvalidKey = errors.New("chronos: invalid blob key")
 // ErrSizeMismatch is returned (wrapped) by Put when its reader yields a
 // different number of bytes than the size it was given. Nothing is stored.
 var ErrSizeMismatch = errors.New("chronos: blob size mismatch")
+
+// ErrPresignUnavailable is returned (wrapped, saying why) by Presign when
+// the store cannot issue URLs as configured: a local store without a base
+// URL, an Azure store that holds a SAS instead of the account key. Callers
+// may then serve the object themselves.
+var ErrPresignUnavailable = errors.New("chronos: presigned URLs unavailable")
+
+// ErrInvalidTTL is returned (wrapped) by Presign for a ttl that is not
+// positive or exceeds MaxPresignTTL.
+var ErrInvalidTTL = errors.New("chronos: invalid presign ttl")
+
+// MaxPresignTTL is the longest ttl Presign accepts: seven days, the limit of
+// S3 SigV4 presigned URLs, kept by every backend so that callers can move
+// between them.
+const MaxPresignTTL = 7 * 24 * time.Hour
+
+// ValidatePresignTTL returns an error wrapping ErrInvalidTTL unless ttl is
+// in (0, MaxPresignTTL]. Every backend's Presign checks it first.
+func ValidatePresignTTL(ttl time.Duration) error {
+	if ttl <= 0 || ttl > MaxPresignTTL {
+		return fmt.Errorf("%w: %v is not in (0, %v]", ErrInvalidTTL, ttl, MaxPresignTTL)
+	}
+	return nil
+}
 
 // DefaultListLimit is the page size of List when ListOptions.Limit is 0 or
 // negative, and the largest page a backend must support (S3's maximum).
@@ -77,10 +102,27 @@ type Reader interface {
 	// Stat returns the info of the object under key, or ErrNotFound.
 	Stat(ctx context.Context, key string) (ObjectInfo, error)
 	// List returns one page of the objects whose keys match o, in ascending
-	// lexicographic byte order of the keys (the order of S3 ListObjectsV2),
-	// whatever the backend's native order. Following Next until it is ""
+	// lexicographic byte order of the keys (the order of S3 ListObjectsV2).
+	// Exception: Azure Blob Storage lists in UTF-16 code-unit order, which
+	// differs from byte order only between a key with a character in
+	// U+E000–U+FFFF and one above U+FFFF at their first difference
+	// (storetest.Features.ListOrderUTF16 states it). Following Next until it is ""
 	// visits every key that existed during the whole walk exactly once.
 	List(ctx context.Context, o ListOptions) (ListPage, error)
+	// Presign returns an http(s) URL with which anyone, without other
+	// credentials, can GET the object under key until ttl has passed. The
+	// URL is signed: once it has expired, or been tampered with (its path,
+	// expiry or signature changed), a request for it fails with 403
+	// Forbidden; a malformed parameter may give another 4xx status instead.
+	// A URL for a missing object gives 404 Not Found. Presign does no I/O
+	// and does not check that the object exists; the URL serves whatever
+	// object is under key when it is fetched.
+	//
+	// ttl must be in (0, MaxPresignTTL], else ErrInvalidTTL. Expiry is
+	// checked by the server's clock at whole seconds, so a URL may work for
+	// up to a second more than ttl. A store that cannot sign URLs returns
+	// ErrPresignUnavailable.
+	Presign(ctx context.Context, key string, ttl time.Duration) (string, error)
 }
 
 // Store is a [Reader] that can also write. Implementations are safe for

@@ -24,6 +24,18 @@
 // whole store. Listing many keys in one huge directory reads that directory
 // in full on every page.
 //
+// # Presigned URLs
+//
+// Presign issues URLs of ServePresigned, which the query service mounts at
+// Options.PresignBaseURL: <base>/<key>?expires=<unix seconds>&signature=
+// <hex HMAC-SHA256 of the key and expiry>. ServePresigned checks the
+// signature in constant time and the expiry, and serves the file with
+// Range support, or answers 403. The secret is Options.PresignSecret, to
+// be shared by every process that serves the URLs; without one, each
+// process signs with its own random secret. A store opened without a base
+// URL (Open) cannot issue URLs: Presign returns
+// offload.ErrPresignUnavailable.
+//
 // # Limits
 //
 // The store needs a POSIX file system: atomic rename, directory fsync. On a

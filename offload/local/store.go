@@ -30,22 +30,35 @@ const installAttempts = 10
 type Store struct {
 	objects string // <dir>/objects
 	tmp     string // <dir>/tmp
+	signer  signer // presigned URLs
 }
 
 var _ offload.Store = (*Store)(nil)
 
-// Open returns the store in dir, creating dir/objects and dir/tmp if needed,
-// and removes temporary files left there by crashed writers. Objects already
-// in dir are visible at once.
+// Open is OpenWith(dir, Options{}): a store whose Presign returns
+// offload.ErrPresignUnavailable and whose ServePresigned accepts URLs signed
+// with this process's random secret.
 func Open(dir string) (*Store, error) {
+	return OpenWith(dir, Options{})
+}
+
+// OpenWith returns the store in dir, creating dir/objects and dir/tmp if
+// needed, and removes temporary files left there by crashed writers.
+// Objects already in dir are visible at once. Invalid options fail with an
+// error wrapping ErrInvalidOptions that names the field.
+func OpenWith(dir string, o Options) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("chronos: local store: empty directory name")
+	}
+	sg, err := newSigner(o)
+	if err != nil {
+		return nil, err
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("chronos: local store: %w", err)
 	}
-	s := &Store{objects: filepath.Join(abs, "objects"), tmp: filepath.Join(abs, "tmp")}
+	s := &Store{objects: filepath.Join(abs, "objects"), tmp: filepath.Join(abs, "tmp"), signer: sg}
 	for _, d := range []string{s.objects, s.tmp} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("chronos: local store: %w", err)

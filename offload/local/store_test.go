@@ -18,13 +18,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) offload.Store {
-		s, err := Open(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}, storetest.Features{})
+	storetest.Run(t, func(t *testing.T) offload.Store { return openServed(t, t.TempDir(), nil) }, storetest.Features{})
 }
 
 func open(t *testing.T, dir string) *Store {

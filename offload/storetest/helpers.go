@@ -102,8 +102,8 @@ func checkInfo(t testing.TB, op string, got offload.ObjectInfo, key string, size
 
 // listKeys follows Next from o until the listing ends and checks the page
 // contract on the way: pages within the limit, never empty unless last, keys
-// matching o, and the whole walk in strictly ascending byte order.
-func listKeys(t testing.TB, s offload.Store, o offload.ListOptions) []string {
+// matching o, and the whole walk in strictly ascending order (f's).
+func listKeys(t testing.TB, s offload.Store, f Features, o offload.ListOptions) []string {
 	t.Helper()
 	limit := o.Limit
 	if limit <= 0 {
@@ -125,11 +125,11 @@ func listKeys(t testing.TB, s offload.Store, o offload.ListOptions) []string {
 			t.Fatalf("List(%+v) returned an empty page with Next %q", o, page.Next)
 		}
 		for _, obj := range page.Objects {
-			if !strings.HasPrefix(obj.Key, o.Prefix) || obj.Key <= o.StartAfter {
+			if !strings.HasPrefix(obj.Key, o.Prefix) || o.StartAfter != "" && f.compare(obj.Key, o.StartAfter) <= 0 {
 				t.Fatalf("List(%+v) returned %q, outside the prefix or not after StartAfter", o, obj.Key)
 			}
-			if n := len(keys); n > 0 && obj.Key <= keys[n-1] {
-				t.Fatalf("List(%+v) returned %q after %q: not in ascending byte order", o, obj.Key, keys[n-1])
+			if n := len(keys); n > 0 && f.compare(obj.Key, keys[n-1]) <= 0 {
+				t.Fatalf("List(%+v) returned %q after %q: not in ascending %s", o, obj.Key, keys[n-1], f.orderName())
 			}
 			if obj.Size < 0 || obj.ModTime.IsZero() {
 				t.Fatalf("List(%+v): %q has info %+v", o, obj.Key, obj)
@@ -143,12 +143,12 @@ func listKeys(t testing.TB, s offload.Store, o offload.ListOptions) []string {
 	}
 }
 
-// expectKeys checks that listing o gives exactly want, in byte order.
-func expectKeys(t testing.TB, s offload.Store, o offload.ListOptions, want ...string) {
+// expectKeys checks that listing o gives exactly want, in f's order.
+func expectKeys(t testing.TB, s offload.Store, f Features, o offload.ListOptions, want ...string) {
 	t.Helper()
 	want = slices.Clone(want)
-	slices.Sort(want) // Go compares strings bytewise: the order List promises
-	got := listKeys(t, s, o)
+	slices.SortFunc(want, f.compare)
+	got := listKeys(t, s, f, o)
 	if !slices.Equal(got, want) {
 		t.Fatalf("List(%+v) =\n  %q\nwant\n  %q", o, got, want)
 	}
