@@ -357,3 +357,24 @@ func TestSpineRejectsBadInput(t *testing.T) {
 		t.Fatalf("rejected writes reached the log: last seq %d, want 1", seq)
 	}
 }
+
+// The admin surface of chronos dev: Prometheus metrics and the DLQ.
+func TestDevServesMetricsAndDLQ(t *testing.T) {
+	s := startStack(t, stack.Config{})
+	mustStatus(t, call(t, "POST", s.URL()+ordersPath+"/items?id=m", `{"a":1}`), 201)
+	eventually(t, "the offloader's first upload", func() bool {
+		r := call(t, "GET", s.URL()+"/metrics", "")
+		return r.Status == 200 && strings.Contains(string(r.Body), `chronos_blob_ops_total{backend="local",op="put"}`)
+	})
+	m := string(call(t, "GET", s.URL()+"/metrics", "").Body)
+	for _, want := range []string{"chronos_dlq_depth", "go_goroutines"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	r := mustStatus(t, call(t, "GET", s.URL()+"/v1/admin/dlq", ""), 200)
+	if !strings.Contains(string(r.Body), "[]") && !strings.Contains(string(r.Body), "null") {
+		t.Fatalf("empty DLQ listing: %s", r.Body)
+	}
+	mustStatus(t, call(t, "GET", s.URL()+"/v1/admin/dlq/notanumber", ""), 400)
+}

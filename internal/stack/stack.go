@@ -17,15 +17,20 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/chronos-go/chronos/events"
+	"github.com/chronos-go/chronos/fallbackq"
 	"github.com/chronos-go/chronos/ingest"
 	"github.com/chronos-go/chronos/internal/httpapi"
 	clog "github.com/chronos-go/chronos/log"
 	"github.com/chronos-go/chronos/offload"
 	"github.com/chronos-go/chronos/offload/local"
+	"github.com/chronos-go/chronos/offload/wrap"
 	"github.com/chronos-go/chronos/projection"
 	"github.com/chronos-go/chronos/projection/mongostore"
 	"github.com/chronos-go/chronos/query"
@@ -64,6 +69,11 @@ type Stack struct {
 	client *mongo.Client
 	Store  projection.Store
 	Blobs  offload.Resolver
+
+	// Metrics is the registry served on /metrics.
+	Metrics *prometheus.Registry
+	// DLQ is the dead-letter queue, served under /v1/admin/dlq.
+	DLQ *fallbackq.DLQ
 
 	Ingest    *ingest.Service
 	Query     *query.Service
@@ -106,14 +116,28 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if err := s.startStore(ctx); err != nil {
 		return nil, err
 	}
-	s.Blobs = local.ScopedResolver(filepath.Join(cfg.DataDir, "blobs"))
+	s.Metrics = prometheus.NewRegistry()
+	s.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	dlqMetrics := fallbackq.NewMetrics(s.Metrics)
+	if err := fallbackq.EnsureDLQ(ctx, s.Log.JetStream(), 0); err != nil {
+		return nil, err
+	}
+	s.DLQ = fallbackq.NewDLQ(s.Log.JetStream(), dlqMetrics)
+	blobs := local.ScopedResolver(filepath.Join(cfg.DataDir, "blobs"))
+	s.Blobs = func(c events.Collection) (offload.Store, error) {
+		st, err := blobs(c)
+		if err != nil {
+			return nil, err
+		}
+		return wrap.Metrics(st, s.Metrics, "local"), nil
+	}
 	s.Ingest = ingest.New(s.Log, ingest.Options{Blobs: s.Blobs})
 	s.Query = query.New(s.Store, s.Log, s.Blobs.ReadOnly(), query.Options{})
 	wctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	if !cfg.NoWorkers {
-		s.Projector = projection.NewProjector(s.Log, s.Store, projection.ProjectorOptions{Logger: s.log})
-		if s.Offloader, err = offload.NewOffloader(s.Log, s.Blobs, offload.OffloaderOptions{Logger: s.log}); err != nil {
+		s.Projector = projection.NewProjector(s.Log, s.Store, projection.ProjectorOptions{Logger: s.log, DLQ: s.DLQ})
+		if s.Offloader, err = offload.NewOffloader(s.Log, s.Blobs, offload.OffloaderOptions{Logger: s.log, Metrics: dlqMetrics}); err != nil {
 			return nil, err
 		}
 		s.run(wctx, "projector", s.Projector.Run)
@@ -177,11 +201,14 @@ func (s *Stack) run(ctx context.Context, name string, f func(context.Context) er
 	}()
 }
 
-// Handler returns the HTTP API: ingest and query routes, and /healthz.
+// Handler returns the HTTP API: ingest and query routes, the DLQ admin
+// routes under /v1/admin/dlq, /metrics (Prometheus) and /healthz.
 func (s *Stack) Handler() http.Handler {
 	mux := http.NewServeMux()
 	ingest.NewHandler(s.Ingest, s.log).Register(mux)
 	query.NewHandler(s.Query, s.log).Register(mux)
+	fallbackq.NewHTTPHandler(s.DLQ, s.log).Register(mux)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok", "partitions": s.Log.Partitions()})
 	})
