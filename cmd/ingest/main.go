@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 
+	"github.com/chronos-go/chronos/fallbackq"
 	"github.com/chronos-go/chronos/ingest"
 	"github.com/chronos-go/chronos/internal/svc"
 	clog "github.com/chronos-go/chronos/log"
@@ -28,8 +29,15 @@ func main() {
 		os.Exit(1)
 	}
 	defer nc.Close()
+	reg := svc.NewRegistry()
+	if err := fallbackq.EnsureDLQ(ctx, l.JetStream(), *replicas); err != nil {
+		log.Error("start", "err", err)
+		os.Exit(1)
+	}
 	mux := http.NewServeMux()
 	ingest.NewHandler(ingest.New(l, ingest.Options{}), log).Register(mux)
+	fallbackq.NewHTTPHandler(fallbackq.NewDLQ(l.JetStream(), fallbackq.NewMetrics(reg)), log).Register(mux)
+	mux.Handle("GET /metrics", svc.MetricsHandler(reg))
 	if err := svc.ServeHTTP(ctx, *addr, mux, log); err != nil {
 		log.Error("serve", "err", err)
 		os.Exit(1)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/chronos-go/chronos/fallbackq"
 	"github.com/chronos-go/chronos/internal/svc"
 	"github.com/chronos-go/chronos/projection"
 )
@@ -15,6 +16,7 @@ func main() {
 	natsURL := flag.String("nats", svc.Env("CHRONOS_NATS_URL", "nats://127.0.0.1:4222"), "NATS server URL")
 	mongoURI := flag.String("mongo", svc.Env("CHRONOS_MONGO_URI", "mongodb://127.0.0.1:27017"), "MongoDB URI of the read model")
 	batch := flag.Int("batch", 256, "events per bulk write")
+	metricsAddr := flag.String("metrics", ":9101", "serve Prometheus /metrics here (empty: off)")
 	flag.Parse()
 	log := svc.Logger("projector")
 	ctx, stop := svc.SignalContext()
@@ -35,7 +37,10 @@ func main() {
 		defer cancel()
 		_ = st.Close(cctx)
 	}()
-	p := projection.NewProjector(l, st, projection.ProjectorOptions{BatchSize: *batch, Logger: log})
+	reg := svc.NewRegistry()
+	svc.ServeMetrics(ctx, *metricsAddr, reg, log)
+	dlq := fallbackq.NewDLQ(l.JetStream(), fallbackq.NewMetrics(reg))
+	p := projection.NewProjector(l, st, projection.ProjectorOptions{BatchSize: *batch, Logger: log, DLQ: dlq})
 	if err := p.Run(ctx); err != nil {
 		log.Error("run", "err", err)
 		os.Exit(1)

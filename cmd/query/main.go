@@ -39,6 +39,7 @@ func main() {
 		_ = st.Close(cctx)
 	}()
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", svc.MetricsHandler(svc.NewRegistry()))
 	query.NewHandler(query.New(st, l, svc.LocalBlobs(*blobs).ReadOnly(), query.Options{}), log).Register(mux)
 	if err := svc.ServeHTTP(ctx, *addr, mux, log); err != nil {
 		log.Error("serve", "err", err)
