@@ -43,6 +43,7 @@ fuzz:
 	$(GO) test ./events -run '^$$' -fuzz FuzzValidatePayload -fuzztime $(FUZZTIME)
 	$(GO) test ./events -run '^$$' -fuzz FuzzDeepMerge -fuzztime $(FUZZTIME)
 	$(GO) test ./offload -run '^$$' -fuzz FuzzDecompress -fuzztime $(FUZZTIME)
+	$(GO) test ./tenancy -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
 	for f in FuzzDecodeBatch FuzzDecodePatches FuzzDecodeRestore; do \
 		$(GO) test ./ingest -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; done
 
