@@ -72,6 +72,9 @@ func (s *Service) validateBatch(c events.Collection, recs []BatchRecord) ([]erro
 		if err == nil {
 			err = events.ValidatePayload("data", r.Data, s.opts.MaxPayload)
 		}
+		if err == nil {
+			_, err = s.applyMap(c, "data", r.Data)
+		}
 		if err == nil && r.ID == "" && r.ExpectedOV != nil {
 			err = httpapi.Invalid("expectedOv", "a record with expectedOv needs an id")
 		}
@@ -88,6 +91,9 @@ func (s *Service) validateBatch(c events.Collection, recs []BatchRecord) ([]erro
 // key+":"+i, so retrying the whole request returns the first results.
 func (s *Service) Batch(ctx context.Context, c events.Collection, recs []BatchRecord, w Write) ([]BatchResult, error) {
 	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if err := s.checkScope(ctx, c); err != nil {
 		return nil, err
 	}
 	if len(recs) > MaxBatch {
@@ -172,6 +178,9 @@ func (s *Service) BatchAtomic(ctx context.Context, c events.Collection, recs []B
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	if err := s.checkScope(ctx, c); err != nil {
+		return nil, err
+	}
 	if len(recs) > clog.MaxAtomicBatch {
 		return nil, httpapi.Invalid("batch", fmt.Sprintf("an atomic batch holds at most %d records, got %d", clog.MaxAtomicBatch, len(recs)))
 	}
@@ -232,8 +241,12 @@ func (s *Service) atomicEntry(ctx context.Context, ref events.ItemRef, r BatchRe
 			return clog.Entry{}, fmt.Errorf("%w: %s (record expects ov %d)", ErrNotFound, ref.ID, *r.ExpectedOV)
 		}
 		now := s.now()
+		meta, err := s.applyMap(ref.Collection, "data", r.Data)
+		if err != nil {
+			return clog.Entry{}, err
+		}
 		ev := &events.Event{
-			V: events.Version, Op: events.OpCreate, At: now, InsertedAt: now,
+			V: events.Version, Op: events.OpCreate, At: now, InsertedAt: now, Meta: meta,
 			Actor: w.Actor, Creator: w.Actor, Reason: w.Reason, Lineage: w.Lineage,
 		}
 		return clog.Entry{Ref: ref, Event: ev}, s.setPayload(ctx, ref.Collection, ev, r.Data)
@@ -247,6 +260,9 @@ func (s *Service) atomicEntry(ctx context.Context, ref events.ItemRef, r BatchRe
 		return clog.Entry{}, fmt.Errorf("%w: %s is deleted", ErrNotFound, ref.ID)
 	}
 	ev := s.next(last.Event, events.OpUpdate, w)
+	if ev.Meta, err = s.applyMap(ref.Collection, "data", r.Data); err != nil {
+		return clog.Entry{}, err
+	}
 	return clog.Entry{Ref: ref, Event: ev, ExpectSeq: last.Seq}, s.setPayload(ctx, ref.Collection, ev, r.Data)
 }
 

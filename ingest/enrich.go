@@ -57,7 +57,12 @@ func (s *Service) Enrich(ctx context.Context, ref events.ItemRef, patches [][]by
 		if err := events.ValidatePayload("document", doc, s.opts.MaxPayload); err != nil {
 			return nil, err
 		}
+		meta, err := s.applyMap(ref.Collection, "document", doc)
+		if err != nil {
+			return nil, err
+		}
 		ev := s.next(last, events.OpEnrich, w)
+		ev.Meta = meta
 		if err := s.setPayload(ctx, ref.Collection, ev, doc); err != nil {
 			return nil, err
 		}

@@ -34,13 +34,35 @@ func NewHandler(svc *Service, logger *slog.Logger) *Handler {
 
 // Register adds the write routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.HandleFunc("POST "+BasePath+"/items", h.create)
-	mux.HandleFunc("PUT "+BasePath+"/items/{id}", h.update)
-	mux.HandleFunc("DELETE "+BasePath+"/items/{id}", h.delete)
-	mux.HandleFunc("PATCH "+BasePath+"/items/{id}", h.enrich)
-	mux.HandleFunc("POST "+BasePath+"/items/{id}/restore", h.restore)
-	mux.HandleFunc("POST "+BasePath+"/items:batch", h.batch)
-	mux.HandleFunc("POST "+BasePath+"/restore", h.restoreCollection)
+	for _, r := range h.routes() {
+		mux.HandleFunc(r.pattern, r.handle)
+	}
+}
+
+// Routes returns the patterns Register adds (for docs and route walks).
+func (h *Handler) Routes() []string {
+	var out []string
+	for _, r := range h.routes() {
+		out = append(out, r.pattern)
+	}
+	return out
+}
+
+type route struct {
+	pattern string
+	handle  http.HandlerFunc
+}
+
+func (h *Handler) routes() []route {
+	return []route{
+		{"POST " + BasePath + "/items", h.create},
+		{"PUT " + BasePath + "/items/{id}", h.update},
+		{"DELETE " + BasePath + "/items/{id}", h.delete},
+		{"PATCH " + BasePath + "/items/{id}", h.enrich},
+		{"POST " + BasePath + "/items/{id}/restore", h.restore},
+		{"POST " + BasePath + "/items:batch", h.batch},
+		{"POST " + BasePath + "/restore", h.restoreCollection},
+	}
 }
 
 // CollectionFromPath reads and validates the collection of a request.

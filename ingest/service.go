@@ -13,6 +13,7 @@ import (
 	"github.com/chronos-go/chronos/events"
 	clog "github.com/chronos-go/chronos/log"
 	"github.com/chronos-go/chronos/offload"
+	"github.com/chronos-go/chronos/tenancy"
 )
 
 // Options configure a Service. Zero values take the defaults.
@@ -33,6 +34,10 @@ type Options struct {
 	Blobs offload.Resolver
 	// ClaimThreshold in bytes; default DefaultClaimThreshold (256 KiB).
 	ClaimThreshold int
+	// Router, when set, refuses writes to unconfigured scopes (404) and
+	// applies the configuration's collection maps: required properties,
+	// base64 properties, and indexed properties carried as event meta.
+	Router *tenancy.Router
 }
 
 // Service validates writes and appends them to the log.
@@ -110,8 +115,15 @@ func (s *Service) Create(ctx context.Context, c events.Collection, id string, do
 	if err := events.ValidatePayload("document", doc, s.opts.MaxPayload); err != nil {
 		return Result{}, err
 	}
+	if err := s.checkScope(ctx, c); err != nil {
+		return Result{}, err
+	}
+	meta, err := s.applyMap(c, "document", doc)
+	if err != nil {
+		return Result{}, err
+	}
 	now := s.now()
-	ev := &events.Event{
+	ev := &events.Event{Meta: meta,
 		V: events.Version, Op: events.OpCreate, OV: 0, At: now, InsertedAt: now,
 		Actor: w.Actor, Creator: w.Actor, Reason: w.Reason, Lineage: w.Lineage,
 	}
@@ -133,8 +145,13 @@ func (s *Service) Update(ctx context.Context, ref events.ItemRef, doc []byte, w 
 	if err := events.ValidatePayload("document", doc, s.opts.MaxPayload); err != nil {
 		return Result{}, err
 	}
+	meta, err := s.applyMap(ref.Collection, "document", doc)
+	if err != nil {
+		return Result{}, err
+	}
 	return s.write(ctx, ref, w, false, func(last *events.Event) (*events.Event, error) {
 		ev := s.next(last, events.OpUpdate, w)
+		ev.Meta = meta
 		return ev, s.setPayload(ctx, ref.Collection, ev, doc)
 	})
 }
@@ -176,6 +193,9 @@ func (s *Service) next(last *events.Event, op events.Op, w Write) *events.Event 
 // restore (allowDeleted) may write after a delete.
 func (s *Service) write(ctx context.Context, ref events.ItemRef, w Write, allowDeleted bool, build func(last *events.Event) (*events.Event, error)) (Result, error) {
 	if err := ref.Validate(); err != nil {
+		return Result{}, err
+	}
+	if err := s.checkScope(ctx, ref.Collection); err != nil {
 		return Result{}, err
 	}
 	for attempt := 0; ; attempt++ {

@@ -332,6 +332,7 @@ func TestSpineRejectsBadInput(t *testing.T) {
 		{"POST", ordersPath + "/items?id=ok", `{}`, nil, 409, "already_exists", "ok"},
 		{"POST", "/v1/nope/tenant/acme/orders/items", `{}`, nil, 400, "invalid_input", "dbType"},
 		{"POST", "/v1/runtime/generic/acme/orders/items", `{}`, nil, 400, "invalid_input", "generic tier has no scope"},
+		{"POST", "/v1/runtime/tenant/Not-Lower/orders/items", `{}`, nil, 400, "invalid_input", `must match dynamicTenants.idPattern`},
 		{"POST", ordersPath + "/items", `{}`, []string{"Content-Type", "text/plain"}, 415, "unsupported_media_type", "application/json"},
 		{"POST", ordersPath + "/items", `{}`, []string{"Chronos-Actor", "not an actor!"}, 400, "invalid_input", "Chronos-Actor"},
 		{"PUT", ordersPath + "/items/ok", `{}`, []string{"If-Match", `W/"1"`}, 400, "invalid_input", "weak"},
