@@ -20,8 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.mongodb.org/mongo-driver/mongo"
-	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/chronos-go/chronos/events"
 	"github.com/chronos-go/chronos/fallbackq"
@@ -29,11 +27,11 @@ import (
 	"github.com/chronos-go/chronos/internal/httpapi"
 	clog "github.com/chronos-go/chronos/log"
 	"github.com/chronos-go/chronos/offload"
-	"github.com/chronos-go/chronos/offload/local"
-	"github.com/chronos-go/chronos/offload/wrap"
 	"github.com/chronos-go/chronos/projection"
 	"github.com/chronos-go/chronos/projection/mongostore"
+	"github.com/chronos-go/chronos/internal/wiring"
 	"github.com/chronos-go/chronos/query"
+	"github.com/chronos-go/chronos/tenancy"
 )
 
 // Config of a Stack. Zero values take the defaults.
@@ -53,6 +51,11 @@ type Config struct {
 	// NoWorkers starts ingest and query only (tests that drive the
 	// projector themselves).
 	NoWorkers bool
+	// Tenancy is the configuration; default tenancy.DevDefault(DataDir),
+	// whose MongoDB connection is pointed at the embedded server (or
+	// MongoURI). Without an auth section, requests need no key but must
+	// come from loopback.
+	Tenancy *tenancy.Config
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
@@ -66,9 +69,11 @@ type Stack struct {
 	nc     *nats.Conn
 	Log    *clog.Log
 	mongo  *mongostore.Embedded
-	client *mongo.Client
 	Store  projection.Store
 	Blobs  offload.Resolver
+	// Deps are the router and connection pool built from the config.
+	Deps *wiring.Deps
+	auth *tenancy.Authorizer
 
 	// Metrics is the registry served on /metrics.
 	Metrics *prometheus.Registry
@@ -99,6 +104,9 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Tenancy == nil {
+		cfg.Tenancy = tenancy.DevDefault(cfg.DataDir)
+	}
 	s = &Stack{cfg: cfg, log: cfg.Logger}
 	defer func() {
 		if err != nil {
@@ -113,25 +121,18 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if err := s.startLog(ctx); err != nil {
 		return nil, err
 	}
+	s.Metrics = prometheus.NewRegistry()
 	if err := s.startStore(ctx); err != nil {
 		return nil, err
 	}
-	s.Metrics = prometheus.NewRegistry()
 	s.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	dlqMetrics := fallbackq.NewMetrics(s.Metrics)
 	if err := fallbackq.EnsureDLQ(ctx, s.Log.JetStream(), 0); err != nil {
 		return nil, err
 	}
 	s.DLQ = fallbackq.NewDLQ(s.Log.JetStream(), dlqMetrics)
-	blobs := local.ScopedResolver(filepath.Join(cfg.DataDir, "blobs"))
-	s.Blobs = func(c events.Collection) (offload.Store, error) {
-		st, err := blobs(c)
-		if err != nil {
-			return nil, err
-		}
-		return wrap.Metrics(st, s.Metrics, "local"), nil
-	}
-	s.Ingest = ingest.New(s.Log, ingest.Options{Blobs: s.Blobs})
+	s.Blobs = s.Deps.Blobs()
+	s.Ingest = ingest.New(s.Log, ingest.Options{Blobs: s.Blobs, Router: s.Deps.Router})
 	s.Query = query.New(s.Store, s.Log, s.Blobs.ReadOnly(), query.Options{})
 	wctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -182,13 +183,26 @@ func (s *Stack) startStore(ctx context.Context) error {
 		s.mongo = m
 		uri = m.URI()
 	}
-	client, err := mongo.Connect(ctx, options.Client().ApplyURI(uri))
-	if err != nil {
-		return fmt.Errorf("chronos: connect to mongodb: %w", err)
+	if c, ok := s.cfg.Tenancy.DBConnections[tenancy.DevConnRef]; ok {
+		c.MongoURI = tenancy.ConnString(uri)
+		s.cfg.Tenancy.DBConnections[tenancy.DevConnRef] = c
 	}
-	s.client = client
-	s.Store, err = mongostore.New(ctx, client, mongostore.Options{})
-	return err
+	deps, err := wiring.Open(s.cfg.Tenancy, wiring.Options{Metrics: s.Metrics})
+	if err != nil {
+		return err
+	}
+	s.Deps = deps
+	if s.auth, err = tenancy.NewAuthorizer(s.cfg.Tenancy.Auth); errors.Is(err, tenancy.ErrNoAuth) {
+		s.auth = tenancy.DevAuthorizer()
+	} else if err != nil {
+		return err
+	}
+	st, err := deps.ReadModel(ctx, uri)
+	if err != nil {
+		return err
+	}
+	s.Store = st
+	return nil
 }
 
 func (s *Stack) run(ctx context.Context, name string, f func(context.Context) error) {
@@ -199,6 +213,14 @@ func (s *Stack) run(ctx context.Context, name string, f func(context.Context) er
 			s.log.Error(name+" stopped", "err", err)
 		}
 	}()
+}
+
+// Routes lists the patterns of every route the API serves (method and
+// path), so that tests can walk all of them.
+func (s *Stack) Routes() []string {
+	out := ingest.NewHandler(s.Ingest, s.log).Routes()
+	// The query handler's routes are listed once it exposes them.
+	return out
 }
 
 // Handler returns the HTTP API: ingest and query routes, the DLQ admin
@@ -212,7 +234,7 @@ func (s *Stack) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok", "partitions": s.Log.Partitions()})
 	})
-	return mux
+	return s.auth.Middleware(mux, tenancy.MiddlewareOptions{Public: []string{"/healthz"}})
 }
 
 func (s *Stack) serve() error {
@@ -255,9 +277,9 @@ func (s *Stack) Close() {
 		_ = s.Store.Close(ctx)
 		cancel()
 	}
-	if s.client != nil {
+	if s.Deps != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = s.client.Disconnect(ctx)
+		_ = s.Deps.Close(ctx)
 		cancel()
 	}
 	if s.mongo != nil {
