@@ -35,6 +35,11 @@ type ProjectorOptions struct {
 	// DLQ receives the events that can never be applied; default a DLQ on
 	// the log's JetStream, without metrics.
 	DLQ *fallbackq.DLQ
+	// Progress receives the last applied sequence of each partition after
+	// every batch (key "<Durable>.p<k>" of the CHRONOS_PROGRESS bucket),
+	// for read-your-writes waits and lag metrics; default the bucket on the
+	// log's JetStream, created on Run.
+	Progress *clog.Progress
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
@@ -118,6 +123,13 @@ func (p *Projector) Applied(part int) uint64 {
 func (p *Projector) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if p.opts.Progress == nil {
+		prog, err := clog.OpenProgress(ctx, p.log.JetStream(), 0)
+		if err != nil {
+			return err
+		}
+		p.opts.Progress = prog
+	}
 	if err := fallbackq.EnsureDLQ(ctx, p.log.JetStream(), 0); err != nil {
 		return err
 	}
@@ -201,10 +213,15 @@ func (p *Projector) runPartition(ctx context.Context, part int) error {
 				p.opts.Logger.Warn("projector ack", "partition", part, "err", err)
 			}
 		}
-		if n := len(changes); n > 0 {
+		if md, err := msgs[len(msgs)-1].Metadata(); err == nil {
+			// Dead-lettered events count as handled: the position is the
+			// batch's last sequence.
 			p.mu.Lock()
-			p.mu.applied[part] = changes[n-1].Seq
+			p.mu.applied[part] = md.Sequence.Stream
 			p.mu.Unlock()
+			if err := p.opts.Progress.Publish(ctx, p.opts.Durable, part, md.Sequence.Stream); err != nil && ctx.Err() == nil {
+				p.opts.Logger.Warn("projector progress", "partition", part, "err", err)
+			}
 		}
 	}
 }
