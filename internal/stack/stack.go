@@ -25,11 +25,11 @@ import (
 	"github.com/chronos-go/chronos/fallbackq"
 	"github.com/chronos-go/chronos/ingest"
 	"github.com/chronos-go/chronos/internal/httpapi"
+	"github.com/chronos-go/chronos/internal/wiring"
 	clog "github.com/chronos-go/chronos/log"
 	"github.com/chronos-go/chronos/offload"
 	"github.com/chronos-go/chronos/projection"
 	"github.com/chronos-go/chronos/projection/mongostore"
-	"github.com/chronos-go/chronos/internal/wiring"
 	"github.com/chronos-go/chronos/query"
 	"github.com/chronos-go/chronos/tenancy"
 )
@@ -65,12 +65,12 @@ type Stack struct {
 	cfg Config
 	log *slog.Logger
 
-	nats   *clog.Embedded
-	nc     *nats.Conn
-	Log    *clog.Log
-	mongo  *mongostore.Embedded
-	Store  projection.Store
-	Blobs  offload.Resolver
+	nats  *clog.Embedded
+	nc    *nats.Conn
+	Log   *clog.Log
+	mongo *mongostore.Embedded
+	Store projection.Store
+	Blobs offload.Resolver
 	// Deps are the router and connection pool built from the config.
 	Deps *wiring.Deps
 	auth *tenancy.Authorizer
