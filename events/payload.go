@@ -2,7 +2,10 @@ package events
 
 import (
 	"encoding/json"
+	"strconv"
+	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // DefaultMaxPayload is the payload size limit unless configured otherwise.
@@ -22,7 +25,8 @@ const (
 // document: at most max bytes (max <= 0 means DefaultMaxPayload), valid UTF-8
 // JSON, no root key "_id" or "_system", no key anywhere that starts with "$"
 // or contains NUL, no duplicate key in one object, at most MaxDepth levels.
-// field names the payload in errors ("payload" or "patch[2]").
+// field names the payload in errors ("payload" or "patch[2]"). It allocates
+// nothing on valid input of ordinary shape: paths are built only for errors.
 func ValidatePayload(field string, p []byte, max int) error {
 	if max <= 0 {
 		max = DefaultMaxPayload
@@ -47,16 +51,17 @@ func ValidatePayload(field string, p []byte, max int) error {
 	if w.i >= len(w.p) || w.p[w.i] != '{' {
 		return invalid(field, "must be a JSON object")
 	}
-	return w.object(field, 1, true)
+	return w.object(1, true)
 }
 
 func sizeReason(n, max int) string {
-	return "is " + itoa(n) + " bytes; the limit is " + itoa(max) + " bytes"
+	return "is " + strconv.Itoa(n) + " bytes; the limit is " + strconv.Itoa(max) + " bytes"
 }
 
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
+// segment is one step of a path: an object key or an array index.
+type segment struct {
+	key   string
+	index int // -1 for keys
 }
 
 // walker scans JSON already known to be valid, checking keys. Knowing the
@@ -65,6 +70,25 @@ type walker struct {
 	p     []byte
 	i     int
 	field string
+	path  []segment
+	keys  []string // keys of the objects being walked, a window per object
+}
+
+// at returns the path of the current position, with extra appended.
+func (w *walker) at(extra ...segment) string {
+	var b strings.Builder
+	b.WriteString(w.field)
+	for _, s := range append(w.path[:len(w.path):len(w.path)], extra...) {
+		if s.index >= 0 {
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(s.index))
+			b.WriteByte(']')
+			continue
+		}
+		b.WriteByte('.')
+		b.WriteString(s.key)
+	}
+	return b.String()
 }
 
 func (w *walker) skipSpace() {
@@ -78,14 +102,14 @@ func (w *walker) skipSpace() {
 	}
 }
 
-func (w *walker) value(path string, depth int) error {
+func (w *walker) value(depth int) error {
 	w.skipSpace()
 	switch w.p[w.i] {
 	case '{':
-		return w.object(path, depth+1, false)
+		return w.object(depth+1, false)
 	case '[':
 		if depth+1 > MaxDepth {
-			return invalid(path, "nests deeper than %d levels", MaxDepth)
+			return invalid(w.at(), "nests deeper than %d levels", MaxDepth)
 		}
 		w.i++
 		w.skipSpace()
@@ -94,7 +118,10 @@ func (w *walker) value(path string, depth int) error {
 			return nil
 		}
 		for n := 0; ; n++ {
-			if err := w.value(path+"["+itoa(n)+"]", depth+1); err != nil {
+			w.path = append(w.path, segment{index: n})
+			err := w.value(depth + 1)
+			w.path = w.path[:len(w.path)-1]
+			if err != nil {
 				return err
 			}
 			w.skipSpace()
@@ -119,9 +146,13 @@ func (w *walker) value(path string, depth int) error {
 	}
 }
 
-func (w *walker) object(path string, depth int, root bool) error {
+// smallObject is the key count up to which duplicates are found by a
+// linear scan; larger objects use a map.
+const smallObject = 32
+
+func (w *walker) object(depth int, root bool) error {
 	if depth > MaxDepth {
-		return invalid(path, "nests deeper than %d levels", MaxDepth)
+		return invalid(w.at(), "nests deeper than %d levels", MaxDepth)
 	}
 	w.i++ // '{'
 	w.skipSpace()
@@ -129,29 +160,45 @@ func (w *walker) object(path string, depth int, root bool) error {
 		w.i++
 		return nil
 	}
+	base := len(w.keys)
+	defer func() { w.keys = w.keys[:base] }()
 	var seen map[string]struct{}
 	for {
 		w.skipSpace()
 		key := w.key()
-		kpath := path + "." + key
 		switch {
 		case root && (key == KeyID || key == KeySystem):
-			return invalid(kpath, "%q is a reserved root key: Chronos sets it", key)
+			return invalid(w.at(segment{key: key, index: -1}), "%q is a reserved root key: Chronos sets it", key)
 		case len(key) > 0 && key[0] == '$':
-			return invalid(kpath, "keys must not start with '$'")
-		case containsNUL(key):
-			return invalid(path, "a key contains a NUL character")
+			return invalid(w.at(segment{key: key, index: -1}), "keys must not start with '$'")
+		case strings.IndexByte(key, 0) >= 0:
+			return invalid(w.at(), "a key contains a NUL character")
 		}
-		if seen == nil {
-			seen = make(map[string]struct{}, 8)
+		if seen == nil && len(w.keys)-base < smallObject {
+			for _, k := range w.keys[base:] {
+				if k == key {
+					return invalid(w.at(segment{key: key, index: -1}), "the key appears twice in one object")
+				}
+			}
+			w.keys = append(w.keys, key)
+		} else {
+			if seen == nil {
+				seen = make(map[string]struct{}, 2*smallObject)
+				for _, k := range w.keys[base:] {
+					seen[k] = struct{}{}
+				}
+			}
+			if _, dup := seen[key]; dup {
+				return invalid(w.at(segment{key: key, index: -1}), "the key appears twice in one object")
+			}
+			seen[key] = struct{}{}
 		}
-		if _, dup := seen[key]; dup {
-			return invalid(kpath, "the key appears twice in one object")
-		}
-		seen[key] = struct{}{}
 		w.skipSpace()
 		w.i++ // ':'
-		if err := w.value(kpath, depth); err != nil {
+		w.path = append(w.path, segment{key: key, index: -1})
+		err := w.value(depth)
+		w.path = w.path[:len(w.path)-1]
+		if err != nil {
 			return err
 		}
 		w.skipSpace()
@@ -163,13 +210,14 @@ func (w *walker) object(path string, depth int, root bool) error {
 	}
 }
 
-// key reads an object key, unescaping it only when it has escapes.
+// key reads an object key, unescaping it only when it has escapes. The
+// unescaped form does not copy: it aliases the input.
 func (w *walker) key() string {
 	start := w.i
 	escaped := w.str()
 	raw := w.p[start:w.i]
 	if !escaped {
-		return string(raw[1 : len(raw)-1])
+		return unsafeString(raw[1 : len(raw)-1])
 	}
 	var s string
 	_ = json.Unmarshal(raw, &s) // valid by construction
@@ -193,11 +241,8 @@ func (w *walker) str() (escaped bool) {
 	}
 }
 
-func containsNUL(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0 {
-			return true
-		}
-	}
-	return false
-}
+func containsNUL(s string) bool { return strings.IndexByte(s, 0) >= 0 }
+
+// unsafeString views b as a string without copying. Keys viewed this way
+// never outlive ValidatePayload except in error messages, which copy them.
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
