@@ -1,9 +1,14 @@
 package query
 
 import (
+	"errors"
+	"io"
 	"log/slog"
+	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/chronos-go/chronos/events"
@@ -12,6 +17,9 @@ import (
 
 // BasePath is the route prefix of a collection.
 const BasePath = "/v1/{dbType}/{tier}/{scope}/{collection}"
+
+// maxListBody bounds the body of POST {base}/query.
+const maxListBody = 1 << 20
 
 // Handler serves the read routes of the HTTP API.
 type Handler struct {
@@ -27,21 +35,60 @@ func NewHandler(svc *Service, logger *slog.Logger) *Handler {
 	return &Handler{svc: svc, log: logger}
 }
 
-// Register adds the read routes to mux.
+// Register adds the read routes to mux:
+//
+//	GET  {base}/items/{id}           latest; ?ov=N a version; ?at=T as of a time
+//	GET  {base}/items/{id}/versions  history: ?after=<ov>&limit=&order=asc|desc
+//	POST {base}/query                list (ListRequest)
+//	GET  {base}/counters             write totals
+//
+// Item reads take ?fields=a,b, ?projection=<preset> and ?includeHidden=true
+// (see Shape).
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET "+BasePath+"/items/{id}", h.get)
+	for _, r := range h.routes() {
+		mux.HandleFunc(r.pattern, r.handle)
+	}
+}
+
+// Routes returns the patterns Register adds (for docs and route walks).
+func (h *Handler) Routes() []string {
+	var out []string
+	for _, r := range h.routes() {
+		out = append(out, r.pattern)
+	}
+	return out
+}
+
+type route struct {
+	pattern string
+	handle  http.HandlerFunc
+}
+
+func (h *Handler) routes() []route {
+	return []route{
+		{"GET " + BasePath + "/items/{id}", h.get},
+		{"GET " + BasePath + "/items/{id}/versions", h.versions},
+		{"POST " + BasePath + "/query", h.list},
+		{"GET " + BasePath + "/counters", h.counters},
+	}
+}
+
+func collectionFromPath(r *http.Request) (events.Collection, error) {
+	c := events.Collection{
+		DBType: events.DBType(r.PathValue("dbType")),
+		Tier:   events.Tier(r.PathValue("tier")),
+		Scope:  r.PathValue("scope"),
+		Name:   r.PathValue("collection"),
+	}
+	return c, c.Validate()
 }
 
 func itemFromPath(r *http.Request) (events.ItemRef, error) {
-	ref := events.ItemRef{
-		Collection: events.Collection{
-			DBType: events.DBType(r.PathValue("dbType")),
-			Tier:   events.Tier(r.PathValue("tier")),
-			Scope:  r.PathValue("scope"),
-			Name:   r.PathValue("collection"),
-		},
-		ID: r.PathValue("id"),
+	c, err := collectionFromPath(r)
+	if err != nil {
+		return events.ItemRef{}, err
 	}
+	ref := c.Item(r.PathValue("id"))
 	return ref, ref.Validate()
 }
 
@@ -63,12 +110,11 @@ func (h *Handler) read(r *http.Request) (*Item, error) {
 	}
 	q := r.URL.Query()
 	var o ReadOptions
-	if v := q.Get("includeDeleted"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return nil, httpapi.Invalid("includeDeleted", "must be true or false, got "+strconv.Quote(v))
-		}
-		o.IncludeDeleted = b
+	if o.IncludeDeleted, err = boolParam(q, "includeDeleted"); err != nil {
+		return nil, err
+	}
+	if o.Shape, err = shapeParams(q); err != nil {
+		return nil, err
 	}
 	ovs, ats := q.Get("ov"), q.Get("at")
 	switch {
@@ -79,7 +125,7 @@ func (h *Handler) read(r *http.Request) (*Item, error) {
 		if err != nil {
 			return nil, httpapi.Invalid("ov", "must be a non-negative integer, got "+strconv.Quote(ovs))
 		}
-		return h.svc.Version(r.Context(), ref, ov)
+		return h.svc.Version(r.Context(), ref, ov, o)
 	case ats != "":
 		at, err := time.Parse(time.RFC3339Nano, ats)
 		if err != nil {
@@ -89,4 +135,149 @@ func (h *Handler) read(r *http.Request) (*Item, error) {
 	default:
 		return h.svc.Latest(r.Context(), ref, o)
 	}
+}
+
+func boolParam(q url.Values, name string) (bool, error) {
+	v := q.Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, httpapi.Invalid(name, "must be true or false, got "+strconv.Quote(v))
+	}
+	return b, nil
+}
+
+// shapeParams reads ?fields=a,b, ?projection= and ?includeHidden=.
+func shapeParams(q url.Values) (Shape, error) {
+	var sh Shape
+	if q.Has("fields") {
+		sh.Fields = []string{}
+		for _, f := range strings.Split(q.Get("fields"), ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				sh.Fields = append(sh.Fields, f)
+			}
+		}
+	}
+	sh.Projection = q.Get("projection")
+	var err error
+	sh.IncludeHidden, err = boolParam(q, "includeHidden")
+	return sh, err
+}
+
+// versionsResponse is the body of a history page.
+type versionsResponse struct {
+	Items []*Item `json:"items"`
+	// Next is the ?after= of the next page, a decimal ov; null at the end.
+	Next *string `json:"next"`
+}
+
+func (h *Handler) versions(w http.ResponseWriter, r *http.Request) {
+	page, err := h.history(r)
+	if err != nil {
+		httpapi.WriteError(w, r, h.log, err)
+		return
+	}
+	res := versionsResponse{Items: page.Items}
+	if page.Next != nil {
+		next := strconv.FormatUint(*page.Next, 10)
+		res.Next = &next
+	}
+	httpapi.WriteJSON(w, http.StatusOK, res)
+}
+
+func (h *Handler) history(r *http.Request) (*HistoryPage, error) {
+	ref, err := itemFromPath(r)
+	if err != nil {
+		return nil, err
+	}
+	q := r.URL.Query()
+	var o HistoryOptions
+	if v := q.Get("after"); v != "" {
+		ov, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return nil, invalid("after", "must be an ov (a non-negative integer), got %s", strconv.Quote(v))
+		}
+		o.After = &ov
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxHistoryLimit {
+			return nil, invalid("limit", "must be an integer between 1 and %d, got %s", MaxHistoryLimit, strconv.Quote(v))
+		}
+		o.Limit = n
+	}
+	switch v := q.Get("order"); v {
+	case "", "asc":
+	case "desc":
+		o.Desc = true
+	default:
+		return nil, invalid("order", "must be asc or desc, got %s", strconv.Quote(v))
+	}
+	if o.Shape, err = shapeParams(q); err != nil {
+		return nil, err
+	}
+	return h.svc.History(r.Context(), ref, o)
+}
+
+// listResponse is the body of a list page.
+type listResponse struct {
+	Items  []*Item `json:"items"`
+	Cursor *string `json:"cursor"`
+	Total  *int64  `json:"total,omitempty"`
+}
+
+func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
+	res, err := h.doList(w, r)
+	if err != nil {
+		httpapi.WriteError(w, r, h.log, err)
+		return
+	}
+	out := listResponse{Items: res.Items, Total: res.Total}
+	if out.Items == nil {
+		out.Items = []*Item{}
+	}
+	if res.Cursor != "" {
+		out.Cursor = &res.Cursor
+	}
+	httpapi.WriteJSON(w, http.StatusOK, out)
+}
+
+func (h *Handler) doList(w http.ResponseWriter, r *http.Request) (*ListResult, error) {
+	c, err := collectionFromPath(r)
+	if err != nil {
+		return nil, err
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return nil, httpapi.Sentinel("chronos: Content-Type must be application/json, got "+strconv.Quote(ct),
+				http.StatusUnsupportedMediaType, "unsupported_media_type")
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxListBody))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, &events.ValidationError{Field: "body", Reason: "is larger than the limit of " + strconv.Itoa(maxListBody) + " bytes", Err: events.ErrTooLarge}
+	}
+	if err != nil {
+		return nil, invalid("body", "could not be read: %v", err)
+	}
+	req, err := decodeListRequest(body)
+	if err != nil {
+		return nil, err
+	}
+	return h.svc.List(r.Context(), c, *req)
+}
+
+func (h *Handler) counters(w http.ResponseWriter, r *http.Request) {
+	c, err := collectionFromPath(r)
+	if err == nil {
+		var v *CountersView
+		if v, err = h.svc.Counters(r.Context(), c); err == nil {
+			httpapi.WriteJSON(w, http.StatusOK, v)
+			return
+		}
+	}
+	httpapi.WriteError(w, r, h.log, err)
 }

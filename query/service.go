@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/chronos-go/chronos/events"
@@ -23,6 +24,10 @@ var ErrNotFound = httpapi.Sentinel("chronos: not found", http.StatusNotFound, "n
 type Options struct {
 	// MaxPayload bounds a decompressed payload; default events.DefaultMaxPayload.
 	MaxPayload int64
+	// CollectionMaps returns the map of a collection: its indexedProps,
+	// hiddenFields and projection presets. Default (nil): no collection
+	// has a map.
+	CollectionMaps func(events.Collection) CollectionMap
 }
 
 // Service answers reads.
@@ -42,11 +47,16 @@ func New(store projection.Store, l *clog.Log, blobs offload.ReadResolver, o Opti
 	return &Service{store: store, log: l, blobs: blobs, opts: o}
 }
 
-// Item is one version of an item with its payload.
+// Item is one version of an item with its payload, shaped as the read
+// asked (Shape).
 type Item struct {
-	ID     string
+	ID string
+	// Data is the user's document, limited to the fields asked for.
 	Data   json.RawMessage
 	System projection.System
+	// systemKeys limits the rendered `_system` block: nil renders it whole,
+	// an empty slice leaves it out.
+	systemKeys []string
 }
 
 // MarshalJSON renders the seed's shape: the user's data with "_id" and
@@ -55,6 +65,11 @@ func (it *Item) MarshalJSON() ([]byte, error) {
 	sys, err := json.Marshal(it.System)
 	if err != nil {
 		return nil, err
+	}
+	if it.systemKeys != nil {
+		if sys, err = pickMembers(sys, func(k string) bool { return slices.Contains(it.systemKeys, k) }); err != nil {
+			return nil, err
+		}
 	}
 	id, _ := json.Marshal(it.ID)
 	var b bytes.Buffer
@@ -65,8 +80,10 @@ func (it *Item) MarshalJSON() ([]byte, error) {
 		b.WriteByte(',')
 		b.Write(inner)
 	}
-	b.WriteString(`,"_system":`)
-	b.Write(sys)
+	if it.systemKeys == nil || len(it.systemKeys) > 0 {
+		b.WriteString(`,"_system":`)
+		b.Write(sys)
+	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
 }
@@ -85,10 +102,24 @@ type ReadOptions struct {
 	// IncludeDeleted returns a deleted item (its last document, with
 	// _system.deleted true) instead of ErrNotFound.
 	IncludeDeleted bool
+	// Shape selects the parts of the item returned.
+	Shape Shape
+}
+
+// collectionMap returns c's map, the zero map when there is none.
+func (s *Service) collectionMap(c events.Collection) CollectionMap {
+	if s.opts.CollectionMaps == nil {
+		return CollectionMap{}
+	}
+	return s.opts.CollectionMaps(c)
 }
 
 // Latest returns the current version of an item.
 func (s *Service) Latest(ctx context.Context, ref events.ItemRef, o ReadOptions) (*Item, error) {
+	sh, err := o.Shape.resolve(s.collectionMap(ref.Collection))
+	if err != nil {
+		return nil, err
+	}
 	doc, err := s.store.Head(ctx, ref)
 	if err != nil {
 		return nil, s.notFound(err, ref, "")
@@ -96,20 +127,29 @@ func (s *Service) Latest(ctx context.Context, ref events.ItemRef, o ReadOptions)
 	if doc.System.Deleted && !o.IncludeDeleted {
 		return nil, fmt.Errorf("%w: %s was deleted at ov %d (add includeDeleted=true to read it)", ErrNotFound, ref.ID, doc.System.OV)
 	}
-	return s.withPayload(ctx, ref, doc)
+	return s.shaped(ctx, ref, doc, sh)
 }
 
-// Version returns version ov of an item, deleted or not.
-func (s *Service) Version(ctx context.Context, ref events.ItemRef, ov uint64) (*Item, error) {
+// Version returns version ov of an item, deleted or not
+// (o.IncludeDeleted is not needed).
+func (s *Service) Version(ctx context.Context, ref events.ItemRef, ov uint64, o ReadOptions) (*Item, error) {
+	sh, err := o.Shape.resolve(s.collectionMap(ref.Collection))
+	if err != nil {
+		return nil, err
+	}
 	doc, err := s.store.Version(ctx, ref, ov)
 	if err != nil {
 		return nil, s.notFound(err, ref, fmt.Sprintf(" version %d", ov))
 	}
-	return s.withPayload(ctx, ref, doc)
+	return s.shaped(ctx, ref, doc, sh)
 }
 
 // AsOf returns the version of an item in force at time at.
 func (s *Service) AsOf(ctx context.Context, ref events.ItemRef, at time.Time, o ReadOptions) (*Item, error) {
+	sh, err := o.Shape.resolve(s.collectionMap(ref.Collection))
+	if err != nil {
+		return nil, err
+	}
 	doc, err := s.store.AsOf(ctx, ref, at)
 	if err != nil {
 		return nil, s.notFound(err, ref, " as of "+at.UTC().Format(time.RFC3339Nano))
@@ -117,7 +157,16 @@ func (s *Service) AsOf(ctx context.Context, ref events.ItemRef, at time.Time, o 
 	if doc.System.Deleted && !o.IncludeDeleted {
 		return nil, fmt.Errorf("%w: %s was deleted as of %s (ov %d)", ErrNotFound, ref.ID, at.UTC().Format(time.RFC3339Nano), doc.System.OV)
 	}
-	return s.withPayload(ctx, ref, doc)
+	return s.shaped(ctx, ref, doc, sh)
+}
+
+// shaped completes doc with its payload and shapes it.
+func (s *Service) shaped(ctx context.Context, ref events.ItemRef, doc *projection.Doc, sh *shaper) (*Item, error) {
+	it, err := s.withPayload(ctx, ref, doc)
+	if err != nil {
+		return nil, err
+	}
+	return it, sh.apply(it)
 }
 
 func (s *Service) notFound(err error, ref events.ItemRef, what string) error {

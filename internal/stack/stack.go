@@ -133,7 +133,7 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	s.DLQ = fallbackq.NewDLQ(s.Log.JetStream(), dlqMetrics)
 	s.Blobs = s.Deps.Blobs()
 	s.Ingest = ingest.New(s.Log, ingest.Options{Blobs: s.Blobs, Router: s.Deps.Router})
-	s.Query = query.New(s.Store, s.Log, s.Blobs.ReadOnly(), query.Options{})
+	s.Query = query.New(s.Store, s.Log, s.Blobs.ReadOnly(), query.Options{CollectionMaps: s.Deps.QueryMaps()})
 	wctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	if !cfg.NoWorkers {
@@ -219,7 +219,7 @@ func (s *Stack) run(ctx context.Context, name string, f func(context.Context) er
 // path), so that tests can walk all of them.
 func (s *Stack) Routes() []string {
 	out := ingest.NewHandler(s.Ingest, s.log).Routes()
-	// The query handler's routes are listed once it exposes them.
+	out = append(out, query.NewHandler(s.Query, s.log).Routes()...)
 	return out
 }
 

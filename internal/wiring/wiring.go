@@ -22,6 +22,7 @@ import (
 	"github.com/chronos-go/chronos/offload/s3"
 	"github.com/chronos-go/chronos/offload/wrap"
 	"github.com/chronos-go/chronos/projection/mongostore"
+	"github.com/chronos-go/chronos/query"
 	"github.com/chronos-go/chronos/tenancy"
 )
 
@@ -122,6 +123,7 @@ func (d *Deps) ReadModel(ctx context.Context, uri string) (*mongostore.Store, er
 			rt, _ := route(c)
 			return rt.AnalyticsDBName
 		},
+		IndexedProps: d.IndexedProps(),
 	})
 }
 
@@ -178,3 +180,33 @@ func presignBase(base, bucket string) string {
 }
 
 func (b *blobClient) Close(context.Context) error { return nil }
+
+// QueryMaps returns the collection maps of the config in the query
+// service's terms.
+func (d *Deps) QueryMaps() func(events.Collection) query.CollectionMap {
+	return func(c events.Collection) query.CollectionMap {
+		cm, ok := d.Config.CollectionMaps[c.Name]
+		if !ok {
+			return query.CollectionMap{}
+		}
+		out := query.CollectionMap{IndexedProps: cm.IndexedProps, HiddenFields: cm.HiddenFields}
+		for name, spec := range cm.Projection {
+			if out.Projections == nil {
+				out.Projections, out.Excludes = map[string][]string{}, map[string][]string{}
+			}
+			var fields []string
+			if !spec.Include.All {
+				fields = append([]string{}, spec.Include.Fields...)
+			}
+			out.Projections[name] = fields
+			out.Excludes[name] = spec.Exclude
+		}
+		return out
+	}
+}
+
+// IndexedProps returns each collection's indexed props, for the read
+// model's indexes.
+func (d *Deps) IndexedProps() func(events.Collection) []string {
+	return func(c events.Collection) []string { return d.Config.CollectionMaps[c.Name].IndexedProps }
+}

@@ -40,7 +40,7 @@ func (s *Store) Apply(ctx context.Context, batch []projection.Change) error {
 		return err
 	}
 	for _, g := range groups {
-		if err := s.ensureIndexes(ctx, g.head, g.ver); err != nil {
+		if err := s.ensureIndexes(ctx, g.coll, g.head, g.ver); err != nil {
 			return err
 		}
 		if err := s.writeVersions(ctx, g); err != nil {

@@ -17,7 +17,9 @@
 //     payloadRef, size, sha256) plus payloadInline, metaKeys (the root
 //     fields that are indexed props), metaOnlyKeys (those of them the
 //     inline payload lacks) and metaExtra (below). Indexed on
-//     _system.updatedAt and _system.deleted.
+//     _system.updatedAt, _system.deleted and each indexed prop that
+//     Options.IndexedProps names (one single-field index each). Lists
+//     filter and sort on any prop; props without an index are scanned.
 //   - <coll>_ver: one document per version, _id "<itemId>:<ov>", with
 //     itemId, ov, at, meta (the indexed props) and `_system`; never the
 //     payload. Indexed unique on (itemId, ov), and on (itemId, at).
@@ -78,12 +80,25 @@
 // again completes: a head never points at a missing version, and counters
 // lag, never lead.
 //
+// # Lists
+//
+// List is one find per page (filter, sort with _id last, limit+1) and a
+// countDocuments when asked for a total. projection.ListQuery's semantics
+// are MongoDB's own, so clauses map one to one, except that `_system`
+// fields that do not apply are null or absent alike ($exists becomes a
+// null test) and time operands become dates. The keyset position of a
+// cursor becomes an $or over the sort keys; MongoDB compares with $gt and
+// $lt only within a type, so each key's "after" also names the later type
+// brackets with $type (numbers, strings, objects, arrays, booleans,
+// dates), and null or missing values with an equality on null.
+//
 // # FerretDB
 //
 // Tests run on FerretDB v1.24 (SQLite). What this package does for it:
 // bulk writes go in chunks of at most FerretDBChunkSize (a bulk of 100+
 // upserts matching existing documents hangs forever); the head write
 // handles update commands that stop at their first error; no transactions
-// and no aggregation are used. Every _id lookup there is a full scan, so
-// tests keep data small.
+// are used, and no aggregation beyond the $match/$group that
+// countDocuments sends. Every _id lookup there is a full scan, so tests
+// keep data small; finds with sort, skip and limit work.
 package mongostore

@@ -91,6 +91,15 @@ type Options struct {
 
 	// Owner makes Close disconnect the client.
 	Owner bool
+
+	// IndexedProps returns a collection's indexed props (its collection
+	// map's indexedProps): each gets an ascending index on the head
+	// collection, created with the other indexes the first time this
+	// process writes to the collection (so a prop added to a running
+	// process is indexed after its restart). Names that cannot be fields
+	// are skipped. Default: none. Lists filter on any prop either way;
+	// indexes only make them fast.
+	IndexedProps func(events.Collection) []string
 }
 
 var prefixRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,19}$`)

@@ -67,8 +67,8 @@ func (s *Store) AsOf(ctx context.Context, ref events.ItemRef, at time.Time) (*pr
 	return docFromVersion(raw)
 }
 
-// History returns a page of an item's versions in ascending ov, without
-// Data; an empty page (not an error) past the last version or for an
+// History returns a page of an item's versions in ascending ov (descending
+// with q.Desc), without Data; an empty page (not an error) past the last version or for an
 // unknown item. A negative Limit is events.ErrInvalid.
 func (s *Store) History(ctx context.Context, ref events.ItemRef, q projection.HistoryQuery) ([]projection.Doc, error) {
 	_, ver, err := s.item(ref)
@@ -83,14 +83,18 @@ func (s *Store) History(ctx context.Context, ref events.ItemRef, q projection.Hi
 		limit = DefaultHistoryLimit
 	}
 	filter := bson.D{{Key: fieldItemID, Value: ref.ID}}
+	op, dir := "$gt", 1
+	if q.Desc {
+		op, dir = "$lt", -1
+	}
 	if q.AfterOV != nil {
 		after, err := toInt64("afterOv", *q.AfterOV)
 		if err != nil {
 			return nil, err
 		}
-		filter = append(filter, bson.E{Key: fieldOV, Value: bson.D{{Key: "$gt", Value: after}}})
+		filter = append(filter, bson.E{Key: fieldOV, Value: bson.D{{Key: op, Value: after}}})
 	}
-	cur, err := ver.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: fieldOV, Value: 1}}).SetLimit(int64(limit)))
+	cur, err := ver.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: fieldOV, Value: dir}}).SetLimit(int64(limit)))
 	if err != nil {
 		return nil, readErr("history of "+ref.String(), err)
 	}

@@ -140,19 +140,30 @@ func verIndexes() []mongo.IndexModel {
 	}
 }
 
-func headIndexes() []mongo.IndexModel {
-	return []mongo.IndexModel{
+func headIndexes(props []string) []mongo.IndexModel {
+	models := []mongo.IndexModel{
 		{Keys: bson.D{{Key: fieldSystem + ".updatedAt", Value: 1}}, Options: options.Index().SetName("_system.updatedAt_1")},
 		{Keys: bson.D{{Key: fieldSystem + ".deleted", Value: 1}}, Options: options.Index().SetName("_system.deleted_1")},
 	}
+	seen := make(map[string]bool, len(props))
+	for _, p := range props {
+		if !fieldName(p) || p == fieldID || p == fieldSystem || seen[p] {
+			continue
+		}
+		seen[p] = true
+		models = append(models, mongo.IndexModel{Keys: bson.D{{Key: p, Value: 1}}, Options: options.Index().SetName(p + "_1")})
+	}
+	return models
 }
 
 // ensureIndexes creates the indexes of a collection's head and ver the
-// first time this process writes to it. createIndexes is idempotent, so
+// first time this process writes to it: those of verIndexes, and on the
+// head _system.updatedAt, _system.deleted and each of
+// Options.IndexedProps(c). createIndexes is idempotent, so
 // two callers racing here is harmless. Each index is its own command:
 // FerretDB v1.24 panics (and drops the connection) on a createIndexes of
 // two or more indexes that all exist already, which is every restart.
-func (s *Store) ensureIndexes(ctx context.Context, head, ver *mongo.Collection) error {
+func (s *Store) ensureIndexes(ctx context.Context, c events.Collection, head, ver *mongo.Collection) error {
 	key := head.Database().Name() + "." + head.Name()
 	s.mu.Lock()
 	done := s.mu.indexed[key]
@@ -160,13 +171,17 @@ func (s *Store) ensureIndexes(ctx context.Context, head, ver *mongo.Collection) 
 	if done {
 		return nil
 	}
-	for _, c := range []struct {
+	var props []string
+	if s.opts.IndexedProps != nil {
+		props = s.opts.IndexedProps(c)
+	}
+	for _, set := range []struct {
 		coll   *mongo.Collection
 		models []mongo.IndexModel
-	}{{ver, verIndexes()}, {head, headIndexes()}} {
-		for _, m := range c.models {
-			if _, err := c.coll.Indexes().CreateOne(ctx, m); err != nil {
-				return fmt.Errorf("chronos: mongostore: create indexes of %s.%s: %w", c.coll.Database().Name(), c.coll.Name(), err)
+	}{{ver, verIndexes()}, {head, headIndexes(props)}} {
+		for _, m := range set.models {
+			if _, err := set.coll.Indexes().CreateOne(ctx, m); err != nil {
+				return fmt.Errorf("chronos: mongostore: create indexes of %s.%s: %w", set.coll.Database().Name(), set.coll.Name(), err)
 			}
 		}
 	}

@@ -19,7 +19,14 @@
 //     claim-checked payloads are not inline, with Size and SHA256 set;
 //   - collections, tenants, domains, tiers and database types are isolated;
 //   - two partitions applied concurrently while reads go on (run with
-//     -race).
+//     -race);
+//   - History newest first (HistoryQuery.Desc);
+//   - List: every filter operator with the semantics of
+//     projection.ListQuery (type mixing, null against missing, arrays,
+//     `_system` fields, times at millisecond precision), order over mixed
+//     types and ties with several keys, keyset pages of every size alike,
+//     pages while items are created, updated and deleted between them,
+//     deleted heads, Fields, Count, limits, and isolation.
 //
 // Event times have sub-millisecond parts and one item's versions may share
 // a millisecond: stores keep times exactly. Data is compared by meaning (key order of the top level included), with

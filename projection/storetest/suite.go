@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) projection.Store) {
 	t.Run("Isolation", func(t *testing.T) { testIsolation(t, newStore(t)) })
 	t.Run("ClaimCheck", func(t *testing.T) { testClaimCheck(t, newStore(t)) })
 	t.Run("ConcurrentPartitions", func(t *testing.T) { testConcurrentPartitions(t, newStore(t)) })
+	runList(t, newStore)
 }
 
 func caseContext(t *testing.T) context.Context {
