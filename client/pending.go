@@ -113,7 +113,7 @@ func (p *Producer) ackError(w *PendingWrite, err error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	last, lerr := p.log.Last(ctx, w.ref)
-	if lerr == nil && last.MsgID == w.msgID {
+	if lerr == nil && last.HasKey(w.msgID) {
 		w.res = Result{ID: w.ref.ID, OV: last.Event.OV, CV: last.Seq, Seq: last.Seq, At: last.Event.At, Duplicate: true}
 		return nil
 	}

@@ -185,7 +185,7 @@ func (p *Producer) Update(ctx context.Context, ref events.ItemRef, doc []byte, e
 	if err != nil {
 		return nil, err
 	}
-	if meta.IdempotencyKey != "" && last.MsgID == meta.IdempotencyKey {
+	if last.HasKey(meta.IdempotencyKey) {
 		// A repeat of a write that already landed: answer with it.
 		return settled(ref, meta.IdempotencyKey, Result{ID: ref.ID, OV: last.Event.OV, CV: last.Seq, Seq: last.Seq, At: last.Event.At, Duplicate: true}), nil
 	}

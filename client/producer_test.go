@@ -84,7 +84,7 @@ func TestProducerCreates(t *testing.T) {
 			t.Fatal(err)
 		}
 		ev := last.Event
-		if last.Seq != res.Seq || last.MsgID != w.IdempotencyKey() || len(last.MsgID) != 26 {
+		if last.Seq != res.Seq || !last.HasKey(w.IdempotencyKey()) || len(w.IdempotencyKey()) != 26 {
 			t.Fatalf("write %d: log record %+v, result %+v", i, last, res)
 		}
 		if ev.V != events.Version || ev.Op != events.OpCreate || ev.OV != 0 || !ev.At.Equal(res.At) || !ev.InsertedAt.Equal(ev.At) ||

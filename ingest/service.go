@@ -206,7 +206,7 @@ func (s *Service) write(ctx context.Context, ref events.ItemRef, w Write, allowD
 		if err != nil {
 			return Result{}, err
 		}
-		if w.IdempotencyKey != "" && last.MsgID == w.IdempotencyKey {
+		if last.HasKey(w.IdempotencyKey) {
 			// A retry of a write that already landed: answer with it.
 			return Result{ID: ref.ID, OV: last.Event.OV, CV: last.Seq, Seq: last.Seq, At: last.Event.At, Duplicate: true}, nil
 		}

@@ -36,7 +36,8 @@ type Record struct {
 	Seq uint64
 	// Time is when the stream stored the event.
 	Time time.Time
-	// MsgID is the event's Nats-Msg-Id (its idempotency key).
+	// MsgID is the event's Nats-Msg-Id: its idempotency key scoped to the
+	// item (MsgIDFor). Use HasKey to compare with a key.
 	MsgID string
 	Event *events.Event
 }
@@ -98,6 +99,15 @@ type AppendOptions struct {
 	MsgID string
 }
 
+// MsgIDFor returns the Nats-Msg-Id of an append to ref with idempotency
+// key key. JetStream deduplicates per stream, and a stream holds many
+// items: scoping the key to the item keeps one item's key from swallowing
+// another item's write.
+func MsgIDFor(ref events.ItemRef, key string) string { return ref.String() + "|" + key }
+
+// HasKey reports whether r was appended with idempotency key key.
+func (r *Record) HasKey(key string) bool { return key != "" && r.MsgID == MsgIDFor(r.Ref, key) }
+
 // Ack is the log's acknowledgement of an append: the event is stored.
 type Ack struct {
 	Part      int
@@ -120,7 +130,7 @@ func (l *Log) NewMsg(ref events.ItemRef, ev *events.Event, o AppendOptions) (*na
 	m.Header.Set(HeaderOV, strconv.FormatUint(ev.OV, 10))
 	m.Header.Set(HeaderOp, string(ev.Op))
 	if o.MsgID != "" {
-		m.Header.Set(jetstream.MsgIDHeader, o.MsgID)
+		m.Header.Set(jetstream.MsgIDHeader, MsgIDFor(ref, o.MsgID))
 	}
 	if o.ExpectSeq != nil {
 		m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(*o.ExpectSeq, 10))
@@ -149,7 +159,7 @@ func (l *Log) Append(ctx context.Context, ref events.ItemRef, ev *events.Event, 
 			// like a conflict. If the item's last event carries our MsgID,
 			// it is our own first attempt: answer as a duplicate.
 			if o.MsgID != "" {
-				if last, lerr := l.Last(ctx, ref); lerr == nil && last.MsgID == o.MsgID {
+				if last, lerr := l.Last(ctx, ref); lerr == nil && last.HasKey(o.MsgID) {
 					return Ack{Part: last.Part, Seq: last.Seq, Duplicate: true}, nil
 				}
 			}

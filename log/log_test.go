@@ -175,7 +175,7 @@ func TestAppendDeduplicatesByMsgID(t *testing.T) {
 		t.Fatalf("first %+v, second %+v", a, b)
 	}
 	last, _ := l.Last(ctx, ref)
-	if last.MsgID != "k1" {
+	if !last.HasKey("k1") {
 		t.Fatalf("MsgID = %q", last.MsgID)
 	}
 }
@@ -393,5 +393,24 @@ func TestScanCollection(t *testing.T) {
 	empty := events.Collection{DBType: events.DBRuntime, Tier: events.TierTenant, Scope: "acme", Name: "empty"}
 	if err := l.Scan(ctx, empty, log.ScanOptions{}, func(*log.Record) error { t.Fatal("called"); return nil }); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A key reused on another item of the same stream is not a duplicate.
+func TestIdempotencyKeyIsScopedToTheItem(t *testing.T) {
+	js := startJS(t)
+	l := openLog(t, js, 1)
+	ctx := context.Background()
+	a, err := l.Append(ctx, coll.Item("a"), ev(events.OpCreate, 0, `{}`), log.AppendOptions{MsgID: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := l.Append(ctx, coll.Item("b"), ev(events.OpCreate, 0, `{}`), log.AppendOptions{MsgID: "k"})
+	if err != nil || b.Duplicate || b.Seq == a.Seq {
+		t.Fatalf("second item with the same key: %+v, %v", b, err)
+	}
+	last, _ := l.Last(ctx, coll.Item("b"))
+	if !last.HasKey("k") || last.HasKey("other") || last.HasKey("") {
+		t.Fatalf("HasKey on %q", last.MsgID)
 	}
 }
