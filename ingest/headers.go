@@ -17,7 +17,52 @@ const (
 	HeaderReason         = "Chronos-Reason"
 	HeaderIdempotencyKey = "Idempotency-Key"
 	HeaderFunctionID     = "Chronos-Function-Id"
+	HeaderParent         = "Chronos-Parent"
+	HeaderOrigin         = "Chronos-Origin"
 )
+
+// recordRef is a reference to a record in a header: "<collection>/<id>"
+// or {"collection": ..., "id": ...}; an origin may name its external
+// system: "<system>:<collection>/<id>" or {"system": ...}.
+type recordRef struct {
+	ID         string `json:"id"`
+	Collection string `json:"collection"`
+	System     string `json:"system,omitempty"`
+}
+
+func parseRecordRef(header, v string, allowSystem bool) (recordRef, error) {
+	var r recordRef
+	v = strings.TrimSpace(v)
+	if strings.HasPrefix(v, "{") {
+		dec := json.NewDecoder(strings.NewReader(v))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&r); err != nil {
+			return r, httpapi.Invalid(header, "is not a valid record reference object: "+err.Error())
+		}
+	} else {
+		if allowSystem {
+			if sys, rest, ok := strings.Cut(v, ":"); ok {
+				r.System, v = sys, rest
+			}
+		}
+		coll, id, ok := strings.Cut(v, "/")
+		if !ok {
+			form := `"<collection>/<id>"`
+			if allowSystem {
+				form = `"[<system>:]<collection>/<id>"`
+			}
+			return r, httpapi.Invalid(header, "must be "+form+" or a JSON object")
+		}
+		r.Collection, r.ID = coll, id
+	}
+	if r.System != "" && !allowSystem {
+		return r, httpapi.Invalid(header, "a parent has no external system")
+	}
+	if len(r.ID) == 0 || len(r.ID) > 256 || len(r.Collection) == 0 || len(r.Collection) > 256 || len(r.System) > 64 {
+		return r, httpapi.Invalid(header, "needs an id and a collection of at most 256 characters (system at most 64)")
+	}
+	return r, nil
+}
 
 var actorRe = regexp.MustCompile(`^([A-Za-z0-9_-]{1,64})(?::([^\s()]{1,256}))?(?: \(([^()]{1,256})\))?$`)
 
@@ -67,6 +112,22 @@ func writeFromRequest(r *http.Request) (Write, error) {
 		}
 		w.IdempotencyKey = v
 	}
+	var parent, origin *recordRef
+	if v := r.Header.Get(HeaderParent); v != "" {
+		p, err := parseRecordRef(HeaderParent, v, false)
+		if err != nil {
+			return w, err
+		}
+		parent = &p
+	}
+	if v := r.Header.Get(HeaderOrigin); v != "" {
+		o, err := parseRecordRef(HeaderOrigin, v, true)
+		if err != nil {
+			return w, err
+		}
+		origin = &o
+	}
+	w.Lineage = lineageOf(parent, origin)
 	ov, err := expectedOV(r)
 	if err != nil {
 		return w, err
@@ -104,4 +165,26 @@ func expectedOV(r *http.Request) (*uint64, error) {
 		return fromHeader, nil
 	}
 	return fromQuery, nil
+}
+
+// lineageOf turns the headers into the seed's lineage fields: the origin
+// is given explicitly ("<system>:<collection>" when it names a system), or
+// else is the parent (Service.resolveLineage may replace it with the
+// parent's own origin).
+func lineageOf(parent, origin *recordRef) *events.Lineage {
+	if parent == nil && origin == nil {
+		return nil
+	}
+	l := &events.Lineage{}
+	if parent != nil {
+		l.ParentID, l.ParentCollection = parent.ID, parent.Collection
+		l.OriginID, l.OriginCollection = parent.ID, parent.Collection
+	}
+	if origin != nil {
+		l.OriginID, l.OriginCollection = origin.ID, origin.Collection
+		if origin.System != "" {
+			l.OriginCollection = origin.System + ":" + origin.Collection
+		}
+	}
+	return l
 }

@@ -122,6 +122,7 @@ func (s *Service) Create(ctx context.Context, c events.Collection, id string, do
 	if err != nil {
 		return Result{}, err
 	}
+	w.Lineage = s.resolveLineage(ctx, c, w.Lineage)
 	now := s.now()
 	ev := &events.Event{Meta: meta,
 		V: events.Version, Op: events.OpCreate, OV: 0, At: now, InsertedAt: now,
@@ -251,4 +252,27 @@ func (s *Service) result(ctx context.Context, ref events.ItemRef, ev *events.Eve
 		return Result{ID: ref.ID, OV: rec.Event.OV, CV: rec.Seq, Seq: rec.Seq, At: rec.Event.At, Duplicate: true}, nil
 	}
 	return Result{ID: ref.ID, OV: ev.OV, CV: ack.Seq, Seq: ack.Seq, At: ev.At}, nil
+}
+
+// resolveLineage makes a record whose parent has an origin inherit that
+// origin (the root of the chain), when no origin was given explicitly. The
+// parent is looked up in the same scope; a parent that cannot be read
+// leaves the parent itself as the origin.
+func (s *Service) resolveLineage(ctx context.Context, c events.Collection, l *events.Lineage) *events.Lineage {
+	if l == nil || l.ParentID == "" || l.OriginID != l.ParentID || l.OriginCollection != l.ParentCollection {
+		return l
+	}
+	pc := c
+	pc.Name = l.ParentCollection
+	ref := pc.Item(l.ParentID)
+	if ref.Validate() != nil {
+		return l
+	}
+	last, err := s.log.Last(ctx, ref)
+	if err != nil || last.Event.Lineage == nil || last.Event.Lineage.OriginID == "" {
+		return l
+	}
+	out := *l
+	out.OriginID, out.OriginCollection = last.Event.Lineage.OriginID, last.Event.Lineage.OriginCollection
+	return &out
 }

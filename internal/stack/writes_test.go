@@ -109,3 +109,28 @@ func TestClaimCheckIsTransparent(t *testing.T) {
 		t.Fatal("version 0 of a claim-checked item differs from what was written")
 	}
 }
+
+// Lineage headers fill _system.parent*/origin* as the seed READMEs show:
+// an explicit origin with its external system, or the parent's origin
+// inherited down a chain.
+func TestLineageHeaders(t *testing.T) {
+	s := startStack(t, stack.Config{})
+	base := s.URL() + "/v1/runtime/tenant/acme"
+	mustStatus(t, call(t, "POST", base+"/customers/items?id=c1", `{"n":1}`, "Chronos-Origin", "stripe:customers/cus_123"), 201)
+	mustStatus(t, call(t, "POST", base+"/orders/items?id=o1", `{"n":2}`, "Chronos-Parent", "customers/c1"), 201)
+	mustStatus(t, call(t, "POST", base+"/lines/items?id=l1", `{"n":3}`, "Chronos-Parent", `{"collection":"orders","id":"o1"}`), 201)
+	mustStatus(t, call(t, "POST", base+"/orders/items?id=o2", `{"n":4}`, "Chronos-Parent", "nope"), 400)
+	mustStatus(t, call(t, "POST", base+"/orders/items?id=o2", `{"n":4}`, "Chronos-Parent", "a:b/c"), 201) // no system on a parent: "a:b" is the collection name
+	var sys map[string]any
+	eventually(t, "the projection of l1", func() bool {
+		r := call(t, "GET", base+"/lines/items/l1", "")
+		if r.Status != 200 {
+			return false
+		}
+		sys = r.json(t)["_system"].(map[string]any)
+		return true
+	})
+	if sys["parentId"] != "o1" || sys["parentCollection"] != "orders" || sys["originId"] != "cus_123" || sys["originCollection"] != "stripe:customers" {
+		t.Fatalf("l1 lineage %v", sys)
+	}
+}
