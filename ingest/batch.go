@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -72,9 +73,6 @@ func (s *Service) validateBatch(c events.Collection, recs []BatchRecord) ([]erro
 		if err == nil {
 			err = events.ValidatePayload("data", r.Data, s.opts.MaxPayload)
 		}
-		if err == nil {
-			_, err = s.applyMap(c, "data", r.Data)
-		}
 		if err == nil && r.ID == "" && r.ExpectedOV != nil {
 			err = httpapi.Invalid("expectedOv", "a record with expectedOv needs an id")
 		}
@@ -85,10 +83,13 @@ func (s *Service) validateBatch(c events.Collection, recs []BatchRecord) ([]erro
 	return errs, bad
 }
 
-// Batch writes records independently, pipelined (up to 64 in flight);
-// records naming the same item are applied in request order. A record's
-// failure does not stop the others. With an idempotency key, record i uses
-// key+":"+i, so retrying the whole request returns the first results.
+// Batch writes records independently; a record's failure does not stop
+// the others. The first record of each item goes through one pipelined
+// pass (last events read concurrently, events published asynchronously,
+// acks settled together); repeated items, lost races and retried keys then
+// take the per-record path, records of one item in request order. With an
+// idempotency key, record i uses key+":"+i, so retrying the whole request
+// returns the first results.
 func (s *Service) Batch(ctx context.Context, c events.Collection, recs []BatchRecord, w Write) ([]BatchResult, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -99,9 +100,11 @@ func (s *Service) Batch(ctx context.Context, c events.Collection, recs []BatchRe
 	if len(recs) > MaxBatch {
 		return nil, httpapi.Invalid("batch", fmt.Sprintf("%d records; the limit is %d", len(recs), MaxBatch))
 	}
+	w.Lineage = s.resolveLineage(ctx, c, w.Lineage)
 	results := make([]BatchResult, len(recs))
 	errs, _ := s.validateBatch(c, recs)
-	shards := make([][]int, batchWorkers)
+	generated := map[int]bool{}
+	var valid []int
 	for i, r := range recs {
 		if errs[i] != nil {
 			results[i].ID = r.ID
@@ -109,8 +112,14 @@ func (s *Service) Batch(ctx context.Context, c events.Collection, recs []BatchRe
 			continue
 		}
 		if r.ID == "" {
-			recs[i].ID = s.NewID()
+			recs[i].ID, generated[i] = s.NewID(), true
 		}
+		valid = append(valid, i)
+	}
+	later := s.pipeline(ctx, c, recs, valid, generated, w, results)
+	slices.Sort(later) // request order
+	shards := make([][]int, batchWorkers)
+	for _, i := range later {
 		h := fnv.New32a()
 		h.Write([]byte(recs[i].ID))
 		k := int(h.Sum32() % batchWorkers)

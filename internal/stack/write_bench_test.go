@@ -3,6 +3,7 @@ package stack_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -192,6 +193,11 @@ func rawPublish(b *testing.B, l *clog.Log, coll events.Collection, docs [][]byte
 	begin := time.Now()
 	for i, m := range msgs {
 		f, err := js.PublishMsgAsync(m)
+		for errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+			// The async window is full (a loaded machine): let it drain.
+			<-js.PublishAsyncComplete()
+			f, err = js.PublishMsgAsync(m)
+		}
 		if err != nil {
 			b.Fatal(err)
 		}
