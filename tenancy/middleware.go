@@ -18,6 +18,10 @@ type MiddlewareOptions struct {
 	Public []string
 	// Right maps a request to the right it needs; default RightFor.
 	Right func(*http.Request) Right
+	// SelfAuthorized lists path prefixes whose handlers check the
+	// principal's rights themselves (e.g. tiered reads, which span several
+	// scopes): they need a valid key, and the principal is in the context.
+	SelfAuthorized []string
 }
 
 // RightFor is the default right of a request: read for GET, HEAD and
@@ -89,6 +93,8 @@ func (z *Authorizer) Middleware(next http.Handler, o MiddlewareOptions) http.Han
 				writeRefusal(w, err)
 				return
 			}
+		case selfAuthorized(r.URL.Path, o.SelfAuthorized):
+			// The handler checks each scope it touches (PrincipalFrom).
 		case !p.IsGlobalAdmin():
 			writeRefusal(w, &AuthError{Err: ErrForbidden, Key: p.Name, Reason: "key " + quote(p.Name) + " may not use " + quote(r.URL.Path) + ": it needs the admin right on every tenant, domain and the generic tier"})
 			return
@@ -138,4 +144,13 @@ func writeRefusal(w http.ResponseWriter, err error) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(map[string]any{"error": map[string]any{"code": code, "message": err.Error()}})
+}
+
+func selfAuthorized(path string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
 }
