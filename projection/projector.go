@@ -40,6 +40,12 @@ type ProjectorOptions struct {
 	// for read-your-writes waits and lag metrics; default the bucket on the
 	// log's JetStream, created on Run.
 	Progress *clog.Progress
+	// ProgressAliases, when set, is asked after every batch for more keys
+	// to publish the position under (as "<alias>.p<k>"): the generation
+	// runner publishes the active generation's position as "projector",
+	// which the query service follows, so read-your-writes waits keep
+	// working after a rebuild switch.
+	ProgressAliases func() []string
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
@@ -221,6 +227,13 @@ func (p *Projector) runPartition(ctx context.Context, part int) error {
 			p.mu.Unlock()
 			if err := p.opts.Progress.Publish(ctx, p.opts.Durable, part, md.Sequence.Stream); err != nil && ctx.Err() == nil {
 				p.opts.Logger.Warn("projector progress", "partition", part, "err", err)
+			}
+			if p.opts.ProgressAliases != nil {
+				for _, alias := range p.opts.ProgressAliases() {
+					if err := p.opts.Progress.Publish(ctx, alias, part, md.Sequence.Stream); err != nil && ctx.Err() == nil {
+						p.opts.Logger.Warn("projector progress", "partition", part, "alias", alias, "err", err)
+					}
+				}
 			}
 		}
 	}

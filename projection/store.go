@@ -99,6 +99,11 @@ type Counters struct {
 	LastAt  time.Time `json:"lastAt"`
 	// LastSeq is the last partition sequence counted.
 	LastSeq uint64 `json:"lastSeq"`
+	// Rules holds the totals of each counter rule the store is configured
+	// with that matched an event of the collection, by rule name. Counts
+	// are exact: each event is counted once however often it is applied,
+	// and distinct counts are exact counts of distinct values.
+	Rules map[string]RuleCounters `json:"rules,omitempty"`
 }
 
 // Store is the read model. Implementations are safe for concurrent use.

@@ -40,7 +40,12 @@ func (h *haltingStore) Apply(ctx context.Context, b []projection.Change) error {
 // (c) stop the projector mid-stream without acking, restart it: no
 // duplicate versions, counters exact.
 func TestSpineProjectorRestartMidStream(t *testing.T) {
-	s := startStack(t, stack.Config{NoWorkers: true})
+	forEachStore(t, testSpineProjectorRestartMidStream)
+}
+
+func testSpineProjectorRestartMidStream(t *testing.T, cfg stack.Config) {
+	cfg.NoWorkers = true
+	s := startStack(t, cfg)
 	ctx := context.Background()
 	const items, updates = 20, 2
 	for i := range items {

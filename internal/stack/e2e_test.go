@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,11 +25,45 @@ var orders = events.Collection{DBType: events.DBRuntime, Tier: events.TierTenant
 
 const ordersPath = "/v1/runtime/tenant/acme/orders"
 
+// sqliteStore in Config.MongoURI asks startStack for the embedded SQLite
+// read model (stack.Config's empty MongoURI); an empty MongoURI there
+// still means the MongoDB-compatible server of testenv.
+const sqliteStore = "sqlite (test marker)"
+
+// mongos maps the URIs forEachStore started to their servers, for tests
+// that look at MongoDB's documents themselves.
+var mongos sync.Map // string → *testenv.Mongo
+
+// forEachStore runs f as two subtests, one per read model: "sqlite" (the
+// default of chronos dev) and "mongodb" (a fresh server of testenv; see
+// mongoOf).
+func forEachStore(t *testing.T, f func(t *testing.T, cfg stack.Config)) {
+	t.Run("sqlite", func(t *testing.T) { f(t, stack.Config{MongoURI: sqliteStore}) })
+	t.Run("mongodb", func(t *testing.T) {
+		m := testenv.StartMongo(t)
+		mongos.Store(m.URI, m)
+		t.Cleanup(func() { mongos.Delete(m.URI) })
+		f(t, stack.Config{MongoURI: m.URI})
+	})
+}
+
+// mongoOf returns the MongoDB server of a forEachStore config, nil for
+// SQLite.
+func mongoOf(cfg stack.Config) *testenv.Mongo {
+	m, _ := mongos.Load(cfg.MongoURI)
+	mg, _ := m.(*testenv.Mongo)
+	return mg
+}
+
 // startStack runs the whole pipeline in-process on real servers: an
-// embedded nats-server and the MongoDB-compatible server of testenv.
+// embedded nats-server and the read model cfg names (see forEachStore);
+// the MongoDB-compatible server of testenv when cfg.MongoURI is empty.
 func startStack(t *testing.T, cfg stack.Config) *stack.Stack {
 	t.Helper()
-	if cfg.MongoURI == "" {
+	switch cfg.MongoURI {
+	case sqliteStore:
+		cfg.MongoURI = ""
+	case "":
 		cfg.MongoURI = testenv.StartMongo(t).URI
 	}
 	if cfg.DataDir == "" {
@@ -130,9 +165,11 @@ func userData(t *testing.T, body []byte) []byte {
 
 // (a) create → update → update → delete: head and ver documents, blobs,
 // and latest / version / as-of answers.
-func TestSpineCreateUpdateDelete(t *testing.T) {
-	mongo := testenv.StartMongo(t)
-	s := startStack(t, stack.Config{MongoURI: mongo.URI})
+func TestSpineCreateUpdateDelete(t *testing.T) { forEachStore(t, testSpineCreateUpdateDelete) }
+
+func testSpineCreateUpdateDelete(t *testing.T, cfg stack.Config) {
+	mongo := mongoOf(cfg)
+	s := startStack(t, cfg)
 	base := s.URL() + ordersPath
 	payloads := []string{
 		`{"sku":"A-1","qty":1,"tags":["new"],"big":"` + strings.Repeat("x", 4000) + `"}`,
@@ -190,6 +227,9 @@ func TestSpineCreateUpdateDelete(t *testing.T) {
 	}
 
 	// The documents themselves, as MongoDB holds them (the seed's layout).
+	if mongo == nil {
+		return
+	}
 	db := mongo.Client.Database("chronos_runtime_tenant_acme")
 	var rawHead bson.M
 	if err := db.Collection("orders_head").FindOne(ctx, bson.M{"_id": "ord-1"}).Decode(&rawHead); err != nil {
@@ -282,8 +322,11 @@ func parseTime(t *testing.T, v any) time.Time {
 }
 
 // (b) a stale expectedOv gets 409 with the current ov and writes nothing.
-func TestSpineStaleExpectedOV(t *testing.T) {
-	s := startStack(t, stack.Config{NoWorkers: true})
+func TestSpineStaleExpectedOV(t *testing.T) { forEachStore(t, testSpineStaleExpectedOV) }
+
+func testSpineStaleExpectedOV(t *testing.T, cfg stack.Config) {
+	cfg.NoWorkers = true
+	s := startStack(t, cfg)
 	base := s.URL() + ordersPath
 	mustStatus(t, call(t, "POST", base+"/items?id=x", `{"n":0}`), 201)
 	mustStatus(t, call(t, "PUT", base+"/items/x", `{"n":1}`, "If-Match", `"0"`), 200)
@@ -314,8 +357,11 @@ func TestSpineStaleExpectedOV(t *testing.T) {
 }
 
 // Bad input gets a clear error and reaches nothing.
-func TestSpineRejectsBadInput(t *testing.T) {
-	s := startStack(t, stack.Config{NoWorkers: true})
+func TestSpineRejectsBadInput(t *testing.T) { forEachStore(t, testSpineRejectsBadInput) }
+
+func testSpineRejectsBadInput(t *testing.T, cfg stack.Config) {
+	cfg.NoWorkers = true
+	s := startStack(t, cfg)
 	base := s.URL() + ordersPath
 	mustStatus(t, call(t, "POST", base+"/items?id=ok", `{"a":1}`), 201)
 	tests := []struct {
@@ -360,8 +406,10 @@ func TestSpineRejectsBadInput(t *testing.T) {
 }
 
 // The admin surface of chronos dev: Prometheus metrics and the DLQ.
-func TestDevServesMetricsAndDLQ(t *testing.T) {
-	s := startStack(t, stack.Config{})
+func TestDevServesMetricsAndDLQ(t *testing.T) { forEachStore(t, testDevServesMetricsAndDLQ) }
+
+func testDevServesMetricsAndDLQ(t *testing.T, cfg stack.Config) {
+	s := startStack(t, cfg)
 	mustStatus(t, call(t, "POST", s.URL()+ordersPath+"/items?id=m", `{"a":1}`), 201)
 	eventually(t, "the offloader's first upload", func() bool {
 		r := call(t, "GET", s.URL()+"/metrics", "")

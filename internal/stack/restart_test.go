@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chronos-go/chronos/internal/stack"
 )
 
 // devBinary builds cmd/chronos once per test run.
@@ -45,16 +47,21 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startDev runs `chronos dev` as a real process on dataDir and waits for it
-// to print its endpoint.
-func startDev(t *testing.T, dataDir string) *devProc {
+// startDev runs `chronos dev` as a real process on dataDir, with the read
+// model cfg names (see forEachStore: --store for MongoDB, none for the
+// embedded SQLite store), and waits for it to print its endpoint.
+func startDev(t *testing.T, dataDir string, cfg stack.Config) *devProc {
 	t.Helper()
 	bin, err := devBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	cmd := exec.Command(bin, "dev", "--data", dataDir, "--addr", addr, "--partitions", "4")
+	args := []string{"dev", "--data", dataDir, "--addr", addr, "--partitions", "4"}
+	if cfg.MongoURI != "" && cfg.MongoURI != sqliteStore {
+		args = append(args, "--store", cfg.MongoURI)
+	}
+	cmd := exec.Command(bin, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -109,10 +116,12 @@ func (p *devProc) stop(t *testing.T, sig syscall.Signal) {
 
 // (d) restart `chronos dev` on the same --data: everything written before
 // is still readable; a kill -9 loses no acknowledged write either.
-func TestDevRestartKeepsData(t *testing.T) {
+func TestDevRestartKeepsData(t *testing.T) { forEachStore(t, testDevRestartKeepsData) }
+
+func testDevRestartKeepsData(t *testing.T, cfg stack.Config) {
 	data := t.TempDir()
 	base := ordersPath + "/items"
-	p := startDev(t, data)
+	p := startDev(t, data, cfg)
 	mustStatus(t, call(t, "POST", p.url+base+"?id=keep", `{"v":0}`), 201)
 	mustStatus(t, call(t, "PUT", p.url+base+"/keep", `{"v":1}`, "If-Match", `"0"`), 200)
 	eventually(t, "the projection of v1", func() bool {
@@ -121,7 +130,7 @@ func TestDevRestartKeepsData(t *testing.T) {
 	})
 	p.stop(t, syscall.SIGINT)
 
-	p = startDev(t, data)
+	p = startDev(t, data, cfg)
 	r := mustStatus(t, call(t, "GET", p.url+base+"/keep", ""), 200)
 	if !jsonEqual(t, userData(t, r.Body), []byte(`{"v":1}`)) {
 		t.Fatalf("after restart: %s", r.Body)
@@ -133,7 +142,7 @@ func TestDevRestartKeepsData(t *testing.T) {
 	}
 	p.stop(t, syscall.SIGKILL)
 
-	p = startDev(t, data)
+	p = startDev(t, data, cfg)
 	eventually(t, "the projection of v6 after kill -9", func() bool {
 		r := call(t, "GET", p.url+base+"/keep", "")
 		return r.Status == 200 && jsonEqual(t, userData(t, r.Body), []byte(`{"v":6}`))

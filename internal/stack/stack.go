@@ -25,6 +25,7 @@ import (
 	"github.com/chronos-go/chronos/fallbackq"
 	"github.com/chronos-go/chronos/ingest"
 	"github.com/chronos-go/chronos/internal/httpapi"
+	"github.com/chronos-go/chronos/internal/svc"
 	"github.com/chronos-go/chronos/internal/wiring"
 	clog "github.com/chronos-go/chronos/log"
 	"github.com/chronos-go/chronos/offload"
@@ -82,8 +83,15 @@ type Stack struct {
 
 	Ingest    *ingest.Service
 	Query     *query.Service
-	Projector *projection.Projector
 	Offloader *offload.Offloader
+
+	// Projectors run a projector per projection generation that is active
+	// or building (see `chronos rebuild`), and keep Store on the active one.
+	Projectors *projection.GenerationRunner
+	// storeURI is the read model's deployment; generations holds which
+	// projection generation it serves.
+	storeURI    string
+	generations *projection.GenerationRegistry
 
 	ln      net.Listener
 	srv     *http.Server
@@ -133,15 +141,43 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	s.DLQ = fallbackq.NewDLQ(s.Log.JetStream(), dlqMetrics)
 	s.Blobs = s.Deps.Blobs()
 	s.Ingest = ingest.New(s.Log, ingest.Options{Blobs: s.Blobs, Router: s.Deps.Router})
-	s.Query = query.New(s.Store, s.Log, s.Blobs.ReadOnly(), query.Options{CollectionMaps: s.Deps.QueryMaps()})
 	wctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
+	// The query service follows the projector's positions for minSeq; the
+	// watcher stops with the workers' context.
+	prog, err := clog.OpenProgress(ctx, s.Log.JetStream(), 0)
+	if err != nil {
+		return nil, err
+	}
+	follower, err := prog.Follow(wctx, "projector")
+	if err != nil {
+		return nil, err
+	}
+	s.Query = query.New(s.Store, s.Log, s.Blobs.ReadOnly(), query.Options{
+		CollectionMaps: s.Deps.QueryMaps(), Progress: follower, Auth: query.PrincipalAuth,
+	})
 	if !cfg.NoWorkers {
-		s.Projector = projection.NewProjector(s.Log, s.Store, projection.ProjectorOptions{Logger: s.log, DLQ: s.DLQ})
-		if s.Offloader, err = offload.NewOffloader(s.Log, s.Blobs, offload.OffloaderOptions{Logger: s.log, Metrics: dlqMetrics}); err != nil {
+		s.Projectors = projection.NewGenerationRunner(s.Log, s.generations, projection.GenerationRunnerOptions{
+			Open: func(ctx context.Context, n int) (projection.Store, error) {
+				if s.storeURI == "" {
+					return s.Deps.SQLiteReadModel(ctx, filepath.Join(s.cfg.DataDir, "sqlite"), n)
+				}
+				return s.Deps.ReadModelGeneration(ctx, s.storeURI, n)
+			},
+			Serving:   s.Store.(*projection.SwitchingStore),
+			Projector: projection.ProjectorOptions{Logger: s.log, DLQ: s.DLQ},
+			Logger:    s.log,
+		})
+		if s.Offloader, err = offload.NewOffloader(s.Log, s.Blobs, offload.OffloaderOptions{Logger: s.log, Metrics: dlqMetrics, Retry: s.Deps.RetryConfig()}); err != nil {
 			return nil, err
 		}
-		s.run(wctx, "projector", s.Projector.Run)
+		s.run(wctx, "projector", s.Projectors.Run)
+		if r := s.Deps.VerRetention(); r.Enabled() {
+			j := projection.NewJanitor(s.Store.(*projection.SwitchingStore), projection.JanitorOptions{
+				Retention: r, Collections: projection.LogCollections(s.Log), DeleteBlobs: s.Deps.DeleteVersionBlobs(), Logger: s.log,
+			})
+			s.run(wctx, "retention janitor", j.Run)
+		}
 		s.run(wctx, "offloader", s.Offloader.Run)
 	}
 	return s, s.serve()
@@ -174,18 +210,14 @@ func (s *Stack) startLog(ctx context.Context) error {
 }
 
 func (s *Stack) startStore(ctx context.Context) error {
+	// The read model: MongoDB when MongoURI is set, else the embedded
+	// SQLite store in <DataDir>/sqlite (see projection/sqlitestore).
 	uri := s.cfg.MongoURI
-	if uri == "" {
-		m, err := mongostore.StartEmbedded(ctx, mongostore.EmbeddedOptions{Dir: filepath.Join(s.cfg.DataDir, "mongo")})
-		if err != nil {
-			return err
+	if uri != "" {
+		if c, ok := s.cfg.Tenancy.DBConnections[tenancy.DevConnRef]; ok {
+			c.MongoURI = tenancy.ConnString(uri)
+			s.cfg.Tenancy.DBConnections[tenancy.DevConnRef] = c
 		}
-		s.mongo = m
-		uri = m.URI()
-	}
-	if c, ok := s.cfg.Tenancy.DBConnections[tenancy.DevConnRef]; ok {
-		c.MongoURI = tenancy.ConnString(uri)
-		s.cfg.Tenancy.DBConnections[tenancy.DevConnRef] = c
 	}
 	deps, err := wiring.Open(s.cfg.Tenancy, wiring.Options{Metrics: s.Metrics})
 	if err != nil {
@@ -197,11 +229,26 @@ func (s *Stack) startStore(ctx context.Context) error {
 	} else if err != nil {
 		return err
 	}
-	st, err := deps.ReadModel(ctx, uri)
+	// The read model in force is the active projection generation's; it
+	// is switched in place when a rebuild is switched to.
+	if s.generations, err = projection.OpenGenerations(ctx, s.Log.JetStream(), 0); err != nil {
+		return err
+	}
+	gens, err := s.generations.Get(ctx)
 	if err != nil {
 		return err
 	}
-	s.Store = st
+	var st projection.Store
+	if uri == "" {
+		st, err = deps.SQLiteReadModel(ctx, filepath.Join(s.cfg.DataDir, "sqlite"), gens.Active)
+	} else {
+		st, err = deps.ReadModelGeneration(ctx, uri, gens.Active)
+	}
+	if err != nil {
+		return err
+	}
+	s.storeURI = uri
+	s.Store = projection.NewSwitchingStore(gens.Active, st)
 	return nil
 }
 
@@ -234,7 +281,9 @@ func (s *Stack) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok", "partitions": s.Log.Partitions()})
 	})
-	return s.auth.Middleware(mux, tenancy.MiddlewareOptions{Public: []string{"/healthz"}})
+	mo := svc.MiddlewareOptions()
+	mo.Public = []string{"/healthz"} // dev: /metrics goes through the authorizer like the rest
+	return s.auth.Middleware(mux, mo)
 }
 
 func (s *Stack) serve() error {

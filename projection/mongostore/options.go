@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/chronos-go/chronos/events"
+	"github.com/chronos-go/chronos/projection"
 )
 
 // ErrInvalidOptions is matched (errors.Is) by every error about Options,
@@ -100,6 +101,21 @@ type Options struct {
 	// are skipped. Default: none. Lists filter on any prop either way;
 	// indexes only make them fast.
 	IndexedProps func(events.Collection) []string
+
+	// CounterRules are counted for every collection (see
+	// projection.CounterRule), compiled by projection.CompileRules.
+	// Totals go to the collection's cnt_total document under
+	// rules.<name>; distinct values to cnt_unique (see the package doc).
+	// A rule added later counts from then on; a rebuild counts it over the
+	// whole log. Default: none.
+	CounterRules []projection.CounterRule
+
+	// CountersName returns the database name that counter documents
+	// record (in _id and dbName) for a collection. Default: Database(c).
+	// A rebuild generation writing to other databases sets it to the
+	// served names, so its counters equal the live ones document for
+	// document.
+	CountersName func(events.Collection) string
 }
 
 var prefixRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,19}$`)

@@ -18,6 +18,7 @@ const (
 	headSuffix   = "_head"
 	verSuffix    = "_ver"
 	countersColl = "cnt_total"
+	uniqueColl   = "cnt_unique"
 )
 
 // Store is the MongoDB read model. It is safe for concurrent use; Apply

@@ -21,6 +21,10 @@
 //   - two partitions applied concurrently while reads go on (run with
 //     -race);
 //   - History newest first (HistoryQuery.Desc);
+//   - counter rules (CounterRules, which every store under test is
+//     configured with): `when` with $in and $gte, `on` filtering, meta and
+//     payload scopes, totals and distinct counts against a brute-force
+//     count, exact after random batches with redeliveries;
 //   - List: every filter operator with the semantics of
 //     projection.ListQuery (type mixing, null against missing, arrays,
 //     `_system` fields, times at millisecond precision), order over mixed

@@ -31,8 +31,8 @@ const caseTimeout = 3 * time.Minute
 
 // Run is the conformance suite of projection.Store. newStore returns a new,
 // empty store for each case (and closes it at the test's cleanup if it
-// needs closing). Every case is a subtest; the concurrent case expects to
-// run under -race.
+// needs closing), configured with the counter rules CounterRules returns.
+// Every case is a subtest; the concurrent case expects to run under -race.
 func Run(t *testing.T, newStore func(t *testing.T) projection.Store) {
 	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, newStore(t)) })
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, newStore) })
@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) projection.Store) {
 	t.Run("Isolation", func(t *testing.T) { testIsolation(t, newStore(t)) })
 	t.Run("ClaimCheck", func(t *testing.T) { testClaimCheck(t, newStore(t)) })
 	t.Run("ConcurrentPartitions", func(t *testing.T) { testConcurrentPartitions(t, newStore(t)) })
+	t.Run("CounterRules", func(t *testing.T) { testCounterRules(t, newStore) })
 	runList(t, newStore)
 }
 
