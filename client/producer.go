@@ -15,7 +15,10 @@ import (
 )
 
 // DefaultWindow is the default bound of a Producer's unacknowledged writes.
-const DefaultWindow = 4096
+// It stays under nats.go's default async-publish limit (4,000), so that a
+// full window waits in the Producer rather than failing in nats.go with
+// "stalled with too many outstanding async published messages".
+const DefaultWindow = 3072
 
 // defaultStallWait bounds how long a publish may wait for room in the
 // JetStream context's own async window when ctx has no deadline.

@@ -150,7 +150,7 @@ func TestPermanentFailureIsDeadLetteredOnce(t *testing.T) {
 		fallbackq.HeaderOrigSeq:     strconv.FormatUint(badSeq, 10),
 		fallbackq.HeaderOrigSubject: e.log.Subject(orig.Ref),
 		fallbackq.HeaderOrigStream:  clog.StreamName(0),
-		fallbackq.HeaderOrigMsgID:   "msg-bad",
+		fallbackq.HeaderOrigMsgID:   clog.MsgIDFor(orig.Ref, "msg-bad"),
 		clog.HeaderOV:               "0",
 		clog.HeaderOp:               "create",
 	}

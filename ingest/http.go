@@ -6,10 +6,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/chronos-go/chronos/events"
 	"github.com/chronos-go/chronos/internal/httpapi"
@@ -178,22 +176,8 @@ func (h *Handler) reply(w http.ResponseWriter, r *http.Request) func(Result, err
 	}
 }
 
-// jsonContentType accepts JSON media types, and curl's default for -d
-// (application/x-www-form-urlencoded) so that `curl -d '{...}'` works; the
-// body must be a JSON document whatever the header says.
-func jsonContentType(ct string) bool {
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		return false
-	}
-	switch {
-	case mt == "application/json", mt == "application/x-ndjson", mt == "application/x-www-form-urlencoded":
-		return true
-	case strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"):
-		return true
-	}
-	return false
-}
+// jsonContentType: see httpapi.JSONContentType.
+func jsonContentType(ct string) bool { return httpapi.JSONContentType(ct) }
 
 func (h *Handler) enrich(w http.ResponseWriter, r *http.Request) {
 	ref, meta, ok := h.itemWrite(w, r)

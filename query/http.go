@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -41,6 +40,12 @@ func NewHandler(svc *Service, logger *slog.Logger) *Handler {
 //	GET  {base}/items/{id}/versions  history: ?after=<ov>&limit=&order=asc|desc
 //	POST {base}/query                list (ListRequest)
 //	GET  {base}/counters             write totals
+//	GET  {base}/watch                change feed (Server-Sent Events)
+//	GET  /v1/{knowledge|metadata}/tiered/{collection}  tiered fetch
+//
+// Reads of a collection take ?minSeq= (or Chronos-Min-Seq) to wait until
+// the projection has applied that sequence. Item reads take ?presign=true
+// and ?ttl= to return a payload URL instead of the body.
 //
 // Item reads take ?fields=a,b, ?projection=<preset> and ?includeHidden=true
 // (see Shape).
@@ -70,6 +75,9 @@ func (h *Handler) routes() []route {
 		{"GET " + BasePath + "/items/{id}/versions", h.versions},
 		{"POST " + BasePath + "/query", h.list},
 		{"GET " + BasePath + "/counters", h.counters},
+		{"GET " + BasePath + "/watch", h.watch},
+		{"GET /v1/knowledge/tiered/{collection}", h.tiered},
+		{"GET /v1/metadata/tiered/{collection}", h.tiered},
 	}
 }
 
@@ -108,12 +116,18 @@ func (h *Handler) read(r *http.Request) (*Item, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := h.awaitMinSeq(r, ref.Collection); err != nil {
+		return nil, err
+	}
 	q := r.URL.Query()
 	var o ReadOptions
 	if o.IncludeDeleted, err = boolParam(q, "includeDeleted"); err != nil {
 		return nil, err
 	}
 	if o.Shape, err = shapeParams(q); err != nil {
+		return nil, err
+	}
+	if o.Presign, err = presignParams(q); err != nil {
 		return nil, err
 	}
 	ovs, ats := q.Get("ov"), q.Get("at")
@@ -192,6 +206,9 @@ func (h *Handler) history(r *http.Request) (*HistoryPage, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := h.awaitMinSeq(r, ref.Collection); err != nil {
+		return nil, err
+	}
 	q := r.URL.Query()
 	var o HistoryOptions
 	if v := q.Get("after"); v != "" {
@@ -250,7 +267,7 @@ func (h *Handler) doList(w http.ResponseWriter, r *http.Request) (*ListResult, e
 		return nil, err
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		if !httpapi.JSONContentType(ct) {
 			return nil, httpapi.Sentinel("chronos: Content-Type must be application/json, got "+strconv.Quote(ct),
 				http.StatusUnsupportedMediaType, "unsupported_media_type")
 		}
@@ -267,11 +284,17 @@ func (h *Handler) doList(w http.ResponseWriter, r *http.Request) (*ListResult, e
 	if err != nil {
 		return nil, err
 	}
+	if err := h.awaitMinSeq(r, c); err != nil {
+		return nil, err
+	}
 	return h.svc.List(r.Context(), c, *req)
 }
 
 func (h *Handler) counters(w http.ResponseWriter, r *http.Request) {
 	c, err := collectionFromPath(r)
+	if err == nil {
+		err = h.awaitMinSeq(r, c)
+	}
 	if err == nil {
 		var v *CountersView
 		if v, err = h.svc.Counters(r.Context(), c); err == nil {

@@ -28,6 +28,19 @@ type Options struct {
 	// hiddenFields and projection presets. Default (nil): no collection
 	// has a map.
 	CollectionMaps func(events.Collection) CollectionMap
+	// Progress follows the projector's published positions, so that reads
+	// with minSeq can wait for them. Nil: such reads fail with 501.
+	Progress Progress
+	// MinSeqWait bounds a minSeq wait; default DefaultMinSeqWait.
+	MinSeqWait time.Duration
+	// Presign issues URLs for presign=true reads; default: the blob
+	// store's own Presign (S3 presigned GET, Azure SAS, local signed URL).
+	// Set it only to route presigning elsewhere.
+	Presign func(ctx context.Context, c events.Collection, key string, ttl time.Duration) (string, error)
+	// Auth, when set, authorizes each tier a tiered read visits (see
+	// Tiered); nil allows every tier (the HTTP stack's middleware, or a
+	// trusted caller, has authorized already).
+	Auth func(ctx context.Context, c events.Collection) error
 }
 
 // Service answers reads.
@@ -44,6 +57,9 @@ func New(store projection.Store, l *clog.Log, blobs offload.ReadResolver, o Opti
 	if o.MaxPayload <= 0 {
 		o.MaxPayload = events.DefaultMaxPayload
 	}
+	if o.MinSeqWait <= 0 {
+		o.MinSeqWait = DefaultMinSeqWait
+	}
 	return &Service{store: store, log: l, blobs: blobs, opts: o}
 }
 
@@ -54,6 +70,9 @@ type Item struct {
 	// Data is the user's document, limited to the fields asked for.
 	Data   json.RawMessage
 	System projection.System
+	// Payload, on presigned reads, is where to fetch the payload; Data is
+	// then empty. Rendered as "_payload".
+	Payload *PayloadURL
 	// systemKeys limits the rendered `_system` block: nil renders it whole,
 	// an empty slice leaves it out.
 	systemKeys []string
@@ -84,6 +103,14 @@ func (it *Item) MarshalJSON() ([]byte, error) {
 		b.WriteString(`,"_system":`)
 		b.Write(sys)
 	}
+	if it.Payload != nil {
+		pu, err := json.Marshal(it.Payload)
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString(`,"_payload":`)
+		b.Write(pu)
+	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
 }
@@ -104,6 +131,15 @@ type ReadOptions struct {
 	IncludeDeleted bool
 	// Shape selects the parts of the item returned.
 	Shape Shape
+	// Presign, when positive, returns a URL valid for that long (Payload)
+	// instead of the body, for a payload that lives in the blob store. A
+	// payload the read model holds inline, or one not offloaded yet, is
+	// returned as the body. A presigned object is the whole stored
+	// payload, so Presign cannot be combined with fields, a projection
+	// preset, or a collection's hidden fields without IncludeHidden (400).
+	// Claim-checked base64Props content is not offloaded separately yet:
+	// it is part of the payload, body or URL.
+	Presign time.Duration
 }
 
 // collectionMap returns c's map, the zero map when there is none.
@@ -116,7 +152,7 @@ func (s *Service) collectionMap(c events.Collection) CollectionMap {
 
 // Latest returns the current version of an item.
 func (s *Service) Latest(ctx context.Context, ref events.ItemRef, o ReadOptions) (*Item, error) {
-	sh, err := o.Shape.resolve(s.collectionMap(ref.Collection))
+	sh, err := s.readShaper(ref.Collection, o)
 	if err != nil {
 		return nil, err
 	}
@@ -127,13 +163,13 @@ func (s *Service) Latest(ctx context.Context, ref events.ItemRef, o ReadOptions)
 	if doc.System.Deleted && !o.IncludeDeleted {
 		return nil, fmt.Errorf("%w: %s was deleted at ov %d (add includeDeleted=true to read it)", ErrNotFound, ref.ID, doc.System.OV)
 	}
-	return s.shaped(ctx, ref, doc, sh)
+	return s.shaped(ctx, ref, doc, sh, o.Presign)
 }
 
 // Version returns version ov of an item, deleted or not
 // (o.IncludeDeleted is not needed).
 func (s *Service) Version(ctx context.Context, ref events.ItemRef, ov uint64, o ReadOptions) (*Item, error) {
-	sh, err := o.Shape.resolve(s.collectionMap(ref.Collection))
+	sh, err := s.readShaper(ref.Collection, o)
 	if err != nil {
 		return nil, err
 	}
@@ -141,12 +177,12 @@ func (s *Service) Version(ctx context.Context, ref events.ItemRef, ov uint64, o 
 	if err != nil {
 		return nil, s.notFound(err, ref, fmt.Sprintf(" version %d", ov))
 	}
-	return s.shaped(ctx, ref, doc, sh)
+	return s.shaped(ctx, ref, doc, sh, o.Presign)
 }
 
 // AsOf returns the version of an item in force at time at.
 func (s *Service) AsOf(ctx context.Context, ref events.ItemRef, at time.Time, o ReadOptions) (*Item, error) {
-	sh, err := o.Shape.resolve(s.collectionMap(ref.Collection))
+	sh, err := s.readShaper(ref.Collection, o)
 	if err != nil {
 		return nil, err
 	}
@@ -157,11 +193,21 @@ func (s *Service) AsOf(ctx context.Context, ref events.ItemRef, at time.Time, o 
 	if doc.System.Deleted && !o.IncludeDeleted {
 		return nil, fmt.Errorf("%w: %s was deleted as of %s (ov %d)", ErrNotFound, ref.ID, at.UTC().Format(time.RFC3339Nano), doc.System.OV)
 	}
-	return s.shaped(ctx, ref, doc, sh)
+	return s.shaped(ctx, ref, doc, sh, o.Presign)
 }
 
 // shaped completes doc with its payload and shapes it.
-func (s *Service) shaped(ctx context.Context, ref events.ItemRef, doc *projection.Doc, sh *shaper) (*Item, error) {
+func (s *Service) shaped(ctx context.Context, ref events.ItemRef, doc *projection.Doc, sh *shaper, presign time.Duration) (*Item, error) {
+	if presign > 0 {
+		pu, err := s.presign(ctx, ref, doc, presign)
+		if err != nil {
+			return nil, err
+		}
+		if pu != nil {
+			it := &Item{ID: doc.ID, Data: json.RawMessage(`{}`), System: doc.System, Payload: pu}
+			return it, sh.apply(it)
+		}
+	}
 	it, err := s.withPayload(ctx, ref, doc)
 	if err != nil {
 		return nil, err

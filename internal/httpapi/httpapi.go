@@ -14,7 +14,9 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/chronos-go/chronos/events"
 )
@@ -98,4 +100,21 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // Invalid returns an error that maps to 400 invalid_input naming field.
 func Invalid(field, reason string) error {
 	return &events.ValidationError{Field: field, Reason: reason, Err: events.ErrInvalid}
+}
+
+// JSONContentType accepts JSON media types, and curl's default for -d
+// (application/x-www-form-urlencoded) so that `curl -d '{...}'` works; the
+// body must be a JSON document whatever the header says.
+func JSONContentType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	switch {
+	case mt == "application/json", mt == "application/x-ndjson", mt == "application/x-www-form-urlencoded":
+		return true
+	case strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"):
+		return true
+	}
+	return false
 }
