@@ -47,8 +47,35 @@ fuzz:
 	for f in FuzzDecodeBatch FuzzDecodePatches FuzzDecodeRestore; do \
 		$(GO) test ./ingest -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; done
 
+# make bench: the short suite (under 10 minutes on 2 cores). The Go
+# benchmarks at fixed counts, then `chronos bench` runs of each scenario
+# against the in-process stack, with the raw baselines of the same run
+# (the Mongo ones on the run that projects into an embedded FerretDB).
+# Reports (tables on stdout, JSON) go to $(BENCH_OUT).
+BENCH_OUT ?= $(or $(TMPDIR),/tmp)/chronos-bench
+CHRONOS_BENCH = $(BENCH_OUT)/chronos bench --drain-timeout 30s
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+	mkdir -p $(BENCH_OUT)
+	$(GO) test ./events ./offload -run '^$$' -bench 'ValidatePayload|Codecs' -benchtime 1s
+	$(GO) test ./internal/stack -run '^$$' -bench 'Write$$' -benchtime 20000x
+	$(GO) test ./internal/stack -run '^$$' -bench 'WriteUpdateWithWorkers|DevHTTP|QueryReads' -benchtime 1000x
+	$(GO) build -o $(BENCH_OUT)/chronos ./cmd/chronos
+	$(CHRONOS_BENCH) iot --via producer --events 20000 --baseline --subjects 100000 --json $(BENCH_OUT)/iot-producer.json
+	$(CHRONOS_BENCH) iot --via http --duration 5s --json $(BENCH_OUT)/iot-http.json
+	$(CHRONOS_BENCH) trading --via producer --duration 5s --json $(BENCH_OUT)/trading-producer.json
+	$(CHRONOS_BENCH) trading --via http --duration 5s --json $(BENCH_OUT)/trading-http.json
+	$(CHRONOS_BENCH) mixed --via http --duration 5s --ferretdb --baseline --json $(BENCH_OUT)/mixed-http-ferretdb.json
+
+# make bench-long: sustained load for the memory checks: 5 minutes of iot
+# through the producer (RSS start / max / end in the report: it must not
+# keep growing), 5 minutes of trading over HTTP, and the JetStream memory
+# of 100k and 1M distinct item subjects.
+.PHONY: bench-long
+bench-long:
+	mkdir -p $(BENCH_OUT)
+	$(GO) build -o $(BENCH_OUT)/chronos ./cmd/chronos
+	$(BENCH_OUT)/chronos bench iot --via producer --duration 5m --subjects 100000,1000000 --json $(BENCH_OUT)/long-iot-producer.json
+	$(BENCH_OUT)/chronos bench trading --via http --duration 5m --json $(BENCH_OUT)/long-trading-http.json
 
 stress: tools
 	$(GO) test -race -tags stress -timeout 60m ./...

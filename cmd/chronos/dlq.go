@@ -54,7 +54,8 @@ func runDLQ(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("chronos dlq "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, dlqUsage) }
-	natsURL := fs.String("nats", svc.Env("CHRONOS_NATS_URL", "nats://127.0.0.1:4222"), "NATS server URL")
+	defNATS, _ := svc.AdminDefaults()
+	natsURL := fs.String("nats", defNATS, "NATS server URL (default: the configuration file's, else localhost)")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
 	var f fallbackq.Filter
 	var all bool

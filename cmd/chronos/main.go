@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,10 +20,13 @@ const usage = `chronos: a multi-tenant, versioned document store on an event log
 
 Usage:
   chronos dev [flags]    run ingest, projector, offloader and query in one process
-                         on an embedded NATS server, an embedded MongoDB-compatible
-                         store and a local blob directory
+                         on an embedded NATS server, an embedded SQLite read model
+                         (or MongoDB with --store) and a local blob directory
   chronos dlq <cmd>      list, inspect, replay and purge the dead-letter queue
   chronos restore        return a collection to its state at a cv or a time
+  chronos config <cmd>   show or check the configuration (secrets masked), make API keys
+  chronos bench [SCEN]   load generator: iot, trading or mixed, with raw baselines
+  chronos rebuild <cmd>  rebuild the read model from the log: start, status, switch, drop
 
 Run "chronos dev -h" for its flags.
 `
@@ -39,6 +43,12 @@ func main() {
 		os.Exit(runDLQ(os.Args[2:], os.Stdout, os.Stderr))
 	case "restore":
 		os.Exit(runRestore(os.Args[2:], os.Stdout, os.Stderr))
+	case "config":
+		os.Exit(runConfig(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	case "rebuild":
+		os.Exit(runRebuild(os.Args[2:], os.Stdout, os.Stderr))
+	case "bench":
+		os.Exit(runBench(os.Args[2:], os.Stdout, os.Stderr))
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:
@@ -52,10 +62,14 @@ func dev(args []string) int {
 	data := fs.String("data", ".chronos", "directory for all data (JSON store, read model, blobs); kept across restarts")
 	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address for reads and writes (loopback: dev mode needs no API key)")
 	natsURL := fs.String("nats", "", "use this NATS server instead of the embedded one")
-	mongoURI := fs.String("store", "", "use this MongoDB (mongodb://...) instead of the embedded store")
+	mongoURI := fs.String("store", "", "read model: empty for the embedded SQLite store (<data>/sqlite/read.db), or a MongoDB URI (mongodb://... or mongodb+srv://...)")
 	partitions := fs.Int("partitions", 8, "partition streams to create on first start (fixed afterwards)")
 	verbose := fs.Bool("v", false, "debug logging")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *mongoURI != "" && !strings.HasPrefix(*mongoURI, "mongodb://") && !strings.HasPrefix(*mongoURI, "mongodb+srv://") {
+		fmt.Fprintf(os.Stderr, "chronos dev: --store %q: want a MongoDB URI (mongodb://...), or no --store for the embedded SQLite store\n", *mongoURI)
 		return 2
 	}
 	level := slog.LevelInfo

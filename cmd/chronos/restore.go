@@ -19,7 +19,8 @@ import (
 func runRestore(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("chronos restore", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	natsURL := fs.String("nats", svc.Env("CHRONOS_NATS_URL", "nats://127.0.0.1:4222"), "NATS server URL")
+	defNATS, _ := svc.AdminDefaults()
+	natsURL := fs.String("nats", defNATS, "NATS server URL (default: the configuration file's, else localhost)")
 	coll := fs.String("collection", "", "the collection: dbType/tier/scope/name, e.g. runtime/tenant/acme/orders")
 	cv := fs.Uint64("cv", 0, "restore to this collection version (a seq returned by a write)")
 	at := fs.String("at", "", "restore to the state at this RFC 3339 time")

@@ -1,21 +1,21 @@
 // Command offloader writes every version's compressed payload to the blob
-// store.
+// store of its route. Its wiring comes from the configuration file (--config).
 package main
 
 import (
+	"context"
 	"flag"
 	"os"
+	"time"
 
-	"github.com/chronos-go/chronos/events"
 	"github.com/chronos-go/chronos/fallbackq"
 	"github.com/chronos-go/chronos/internal/svc"
+	"github.com/chronos-go/chronos/internal/wiring"
 	"github.com/chronos-go/chronos/offload"
-	"github.com/chronos-go/chronos/offload/wrap"
 )
 
 func main() {
-	natsURL := flag.String("nats", svc.Env("CHRONOS_NATS_URL", "nats://127.0.0.1:4222"), "NATS server URL")
-	blobs := flag.String("blobs", svc.Env("CHRONOS_BLOB_DIR", "./blobs"), "local blob directory")
+	config := flag.String("config", "", "configuration file (default: $CHRONOS_CONFIG, then ./chronos.config.json or ./.chronos.json)")
 	codec := flag.String("codec", "zstd", "compression codec: zstd, s2 or none")
 	concurrency := flag.Int("concurrency", 8, "uploads in flight")
 	metricsAddr := flag.String("metrics", ":9102", "serve Prometheus /metrics here (empty: off)")
@@ -23,23 +23,28 @@ func main() {
 	log := svc.Logger("offloader")
 	ctx, stop := svc.SignalContext()
 	defer stop()
-	nc, l, err := svc.ConnectLog(ctx, *natsURL, "chronos-offloader", nil)
+	reg := svc.NewRegistry()
+	deps, err := svc.Boot(*config, wiring.Options{Metrics: reg})
+	if err != nil {
+		log.Error("start", "err", err)
+		os.Exit(1)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = deps.Close(cctx)
+	}()
+	nc, l, err := svc.ConnectLog(ctx, deps.NATSURL(), "chronos-offloader", nil)
 	if err != nil {
 		log.Error("start", "err", err)
 		os.Exit(1)
 	}
 	defer nc.Close()
-	reg := svc.NewRegistry()
 	svc.ServeMetrics(ctx, *metricsAddr, reg, log)
-	local := svc.LocalBlobs(*blobs)
-	store := func(c events.Collection) (offload.Store, error) {
-		s, err := local(c)
-		if err != nil {
-			return nil, err
-		}
-		return wrap.Metrics(s, reg, "local"), nil
-	}
-	o, err := offload.NewOffloader(l, store, offload.OffloaderOptions{Codec: offload.Codec(*codec), Concurrency: *concurrency, Logger: log, Metrics: fallbackq.NewMetrics(reg)})
+	o, err := offload.NewOffloader(l, deps.Blobs(), offload.OffloaderOptions{
+		Codec: offload.Codec(*codec), Concurrency: *concurrency, Logger: log, Metrics: fallbackq.NewMetrics(reg),
+		Retry: deps.RetryConfig(),
+	})
 	if err != nil {
 		log.Error("start", "err", err)
 		os.Exit(1)

@@ -1,4 +1,5 @@
-// Command query is the standalone read service.
+// Command query is the standalone read service. Its wiring comes from the
+// configuration file (--config).
 package main
 
 import (
@@ -9,26 +10,31 @@ import (
 	"time"
 
 	"github.com/chronos-go/chronos/internal/svc"
+	"github.com/chronos-go/chronos/internal/wiring"
 	"github.com/chronos-go/chronos/query"
 )
 
 func main() {
-	natsURL := flag.String("nats", svc.Env("CHRONOS_NATS_URL", "nats://127.0.0.1:4222"), "NATS server URL (payload fallback by sequence)")
-	mongoURI := flag.String("mongo", svc.Env("CHRONOS_MONGO_URI", "mongodb://127.0.0.1:27017"), "MongoDB URI of the read model")
-	blobs := flag.String("blobs", svc.Env("CHRONOS_BLOB_DIR", "./blobs"), "local blob directory")
+	config := flag.String("config", "", "configuration file (default: $CHRONOS_CONFIG, then ./chronos.config.json or ./.chronos.json)")
 	addr := flag.String("addr", ":8081", "HTTP listen address")
+	insecure := flag.Bool("insecure-no-auth", false, "serve without API keys when the configuration has no auth section (trusted networks only)")
 	flag.Parse()
 	log := svc.Logger("query")
-	log.Warn("this build has no authentication yet: expose it only on a trusted network")
 	ctx, stop := svc.SignalContext()
 	defer stop()
-	nc, l, err := svc.ConnectLog(ctx, *natsURL, "chronos-query", nil)
+	reg := svc.NewRegistry()
+	deps, err := svc.Boot(*config, wiring.Options{Metrics: reg})
+	if err != nil {
+		log.Error("start", "err", err)
+		os.Exit(1)
+	}
+	nc, l, err := svc.ConnectLog(ctx, deps.NATSURL(), "chronos-query", nil)
 	if err != nil {
 		log.Error("start", "err", err)
 		os.Exit(1)
 	}
 	defer nc.Close()
-	st, err := svc.OpenStore(ctx, *mongoURI)
+	st, err := deps.ReadModels(ctx, 1)
 	if err != nil {
 		log.Error("start", "err", err)
 		os.Exit(1)
@@ -37,11 +43,17 @@ func main() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = st.Close(cctx)
+		_ = deps.Close(cctx)
 	}()
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", svc.MetricsHandler(svc.NewRegistry()))
-	query.NewHandler(query.New(st, l, svc.LocalBlobs(*blobs).ReadOnly(), query.Options{}), log).Register(mux)
-	if err := svc.ServeHTTP(ctx, *addr, mux, log); err != nil {
+	mux.Handle("GET /metrics", svc.MetricsHandler(reg))
+	query.NewHandler(query.New(st, l, deps.Blobs().ReadOnly(), query.Options{CollectionMaps: deps.QueryMaps()}), log).Register(mux)
+	h, err := svc.Protect(mux, deps.Config, *insecure, log)
+	if err != nil {
+		log.Error("start", "err", err)
+		os.Exit(1)
+	}
+	if err := svc.ServeHTTP(ctx, *addr, h, log); err != nil {
 		log.Error("serve", "err", err)
 		os.Exit(1)
 	}

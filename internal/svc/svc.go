@@ -19,14 +19,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.mongodb.org/mongo-driver/mongo"
-	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/chronos-go/chronos/events"
 	clog "github.com/chronos-go/chronos/log"
-	"github.com/chronos-go/chronos/offload"
-	"github.com/chronos-go/chronos/offload/local"
-	"github.com/chronos-go/chronos/projection/mongostore"
 )
 
 // Logger returns the services' structured logger on stderr.
@@ -77,24 +72,6 @@ func ConnectLog(ctx context.Context, url, name string, ensure *clog.Config) (*na
 	return nc, l, nil
 }
 
-// OpenStore connects to MongoDB and returns the read model on it; Close of
-// the store disconnects the client.
-func OpenStore(ctx context.Context, uri string) (*mongostore.Store, error) {
-	client, err := mongo.Connect(ctx, options.Client().ApplyURI(uri))
-	if err != nil {
-		return nil, fmt.Errorf("chronos: connect to mongodb: %w", err)
-	}
-	st, err := mongostore.New(ctx, client, mongostore.Options{Owner: true})
-	if err != nil {
-		_ = client.Disconnect(ctx)
-		return nil, err
-	}
-	return st, nil
-}
-
-// LocalBlobs returns the local-disk blob resolver rooted at dir.
-func LocalBlobs(dir string) offload.Resolver { return local.ScopedResolver(dir) }
-
 // ServeHTTP serves h on addr until ctx ends, then shuts down within 10s.
 func ServeHTTP(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
 	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
@@ -112,14 +89,6 @@ func ServeHTTP(ctx context.Context, addr string, h http.Handler, log *slog.Logge
 		return err
 	}
 	return nil
-}
-
-// Env returns the environment variable name or def. Flags default from it.
-func Env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }
 
 // NewRegistry returns a Prometheus registry with the Go and process
