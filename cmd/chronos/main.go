@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chronos-go/chronos/internal/stack"
+	"github.com/chronos-go/chronos/tenancy"
 )
 
 const usage = `chronos: a multi-tenant, versioned document store on an event log.
@@ -62,6 +63,7 @@ func dev(args []string) int {
 	data := fs.String("data", ".chronos", "directory for all data (JSON store, read model, blobs); kept across restarts")
 	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address for reads and writes (loopback: dev mode needs no API key)")
 	natsURL := fs.String("nats", "", "use this NATS server instead of the embedded one")
+	configPath := fs.String("config", "", "configuration file (default: $CHRONOS_CONFIG, then ./chronos.config.json or ./.chronos.json, else the built-in dev default)")
 	mongoURI := fs.String("store", "", "read model: empty for the embedded SQLite store (<data>/sqlite/read.db), or a MongoDB URI (mongodb://... or mongodb+srv://...)")
 	partitions := fs.Int("partitions", 8, "partition streams to create on first start (fixed afterwards)")
 	verbose := fs.Bool("v", false, "debug logging")
@@ -78,6 +80,11 @@ func dev(args []string) int {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
+	cfg, err := devConfig(*configPath)
+	if err != nil {
+		logger.Error("chronos dev: configuration", "err", err)
+		return 1
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -85,7 +92,7 @@ func dev(args []string) int {
 	began := time.Now()
 	s, err := stack.Start(startCtx, stack.Config{
 		DataDir: *data, Addr: *addr, NATSURL: *natsURL, MongoURI: *mongoURI,
-		Partitions: *partitions, Logger: logger,
+		Partitions: *partitions, Logger: logger, Tenancy: cfg,
 	})
 	if err != nil {
 		logger.Error("chronos dev failed to start", "err", err)
@@ -113,4 +120,18 @@ Press Ctrl-C to stop.
 		logger.Error("shutdown took longer than 30s; exiting anyway (acknowledged writes are in the log)")
 		return 1
 	}
+}
+
+// devConfig finds a configuration file the standard way; nil (the built-in
+// dev default) when there is none.
+func devConfig(flagPath string) (*tenancy.Config, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	path, err := tenancy.Discover(flagPath, os.Getenv, wd)
+	if err != nil || path == "" {
+		return nil, err
+	}
+	return tenancy.Load(path)
 }
