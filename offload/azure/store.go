@@ -227,7 +227,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) er
 	if err := begin(ctx, "put", key); err != nil {
 		return err
 	}
-	body := &checkedReader{ctx: ctx, r: r, size: size}
+	body := &offload.CheckedReader{Ctx: ctx, R: r, Size: size}
 	// Read one byte more than a block: a body that ends within it goes out
 	// in one request, from a buffer the SDK can rewind to retry.
 	first, err := io.ReadAll(io.LimitReader(body, s.blockSize+1))
@@ -248,8 +248,8 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) er
 	switch {
 	case err == nil:
 		return nil
-	case body.err != nil: // the reader's failure, or a size mismatch
-		return opError("put", key, body.err)
+	case body.Err() != nil: // the reader's failure, or a size mismatch
+		return opError("put", key, body.Err())
 	}
 	return callError(ctx, "put", key, err)
 }

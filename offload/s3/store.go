@@ -257,7 +257,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) er
 	if err := begin(ctx, "put", key); err != nil {
 		return err
 	}
-	body := &checkedReader{ctx: ctx, r: r, size: size}
+	body := &offload.CheckedReader{Ctx: ctx, R: r, Size: size}
 	_, err := s.uploader.Upload(ctx, &s3.PutObjectInput{
 		Bucket:      aws.String(s.bucket),
 		Key:         aws.String(key),
@@ -277,8 +277,8 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) er
 		})
 		cancel()
 	}
-	if body.err != nil { // the reader's failure, or a size mismatch
-		return opError("put", key, body.err)
+	if body.Err() != nil { // the reader's failure, or a size mismatch
+		return opError("put", key, body.Err())
 	}
 	return callError(ctx, "put", key, err)
 }
