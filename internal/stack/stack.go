@@ -30,15 +30,15 @@ import (
 	clog "github.com/chronos-go/chronos/log"
 	"github.com/chronos-go/chronos/offload"
 	"github.com/chronos-go/chronos/projection"
-	"github.com/chronos-go/chronos/projection/mongostore"
 	"github.com/chronos-go/chronos/query"
 	"github.com/chronos-go/chronos/tenancy"
 )
 
 // Config of a Stack. Zero values take the defaults.
 type Config struct {
-	// DataDir holds everything: nats/ (JetStream), mongo/ (the embedded
-	// read model), blobs/ (local blob store). Default "./.chronos".
+	// DataDir holds everything: nats/ (JetStream), sqlite/ (the embedded
+	// read model, unless MongoURI is set), blobs/ (local blob store).
+	// Default "./.chronos".
 	DataDir string
 	// Addr is the HTTP listen address; default "127.0.0.1:8080". Port 0
 	// picks a free one (see Stack.URL).
@@ -69,7 +69,6 @@ type Stack struct {
 	nats  *clog.Embedded
 	nc    *nats.Conn
 	Log   *clog.Log
-	mongo *mongostore.Embedded
 	Store projection.Store
 	Blobs offload.Resolver
 	// Deps are the router and connection pool built from the config.
@@ -121,7 +120,7 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 			s.Close()
 		}
 	}()
-	for _, d := range []string{"nats", "mongo", "blobs"} {
+	for _, d := range []string{"nats", "sqlite", "blobs"} {
 		if err := os.MkdirAll(filepath.Join(cfg.DataDir, d), 0o755); err != nil {
 			return nil, fmt.Errorf("chronos: data dir: %w", err)
 		}
@@ -330,9 +329,6 @@ func (s *Stack) Close() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = s.Deps.Close(ctx)
 		cancel()
-	}
-	if s.mongo != nil {
-		_ = s.mongo.Close()
 	}
 	if s.nc != nil {
 		s.nc.Close()
