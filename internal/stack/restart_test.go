@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,15 +37,6 @@ type devProc struct {
 	exited chan error
 }
 
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // startDev runs `chronos dev` as a real process on dataDir, with the read
 // model cfg names (see forEachStore: --store for MongoDB, none for the
 // embedded SQLite store), and waits for it to print its endpoint.
@@ -56,7 +46,7 @@ func startDev(t *testing.T, dataDir string, cfg stack.Config) *devProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := "127.0.0.1:0"
 	args := []string{"dev", "--data", dataDir, "--addr", addr, "--partitions", "4"}
 	if cfg.MongoURI != "" && cfg.MongoURI != sqliteStore {
 		args = append(args, "--store", cfg.MongoURI)
@@ -71,14 +61,17 @@ func startDev(t *testing.T, dataDir string, cfg stack.Config) *devProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &devProc{cmd: cmd, url: "http://" + addr, stderr: &stderr, exited: make(chan error, 1)}
-	ready := make(chan struct{})
+	p := &devProc{cmd: cmd, stderr: &stderr, exited: make(chan error, 1)}
+	ready := make(chan string, 1)
 	go func() {
+		// The listener is bound by chronos dev itself (port 0): the URL it
+		// prints is the one to use, with no window for another process to
+		// take the port.
 		sc := bufio.NewScanner(stdout)
 		once := sync.Once{}
 		for sc.Scan() {
-			if strings.Contains(sc.Text(), "API:") {
-				once.Do(func() { close(ready) })
+			if _, url, ok := strings.Cut(sc.Text(), "API:"); ok {
+				once.Do(func() { ready <- strings.TrimSpace(url) })
 			}
 		}
 	}()
@@ -90,7 +83,7 @@ func startDev(t *testing.T, dataDir string, cfg stack.Config) *devProc {
 		}
 	})
 	select {
-	case <-ready:
+	case p.url = <-ready:
 	case err := <-p.exited:
 		t.Fatalf("chronos dev exited before it was ready: %v\n%s", err, stderr.String())
 	case <-time.After(2 * time.Minute):
