@@ -109,3 +109,30 @@ func (r *Routed) Close(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+var _ VersionPruner = (*Routed)(nil)
+
+// ExpiredVersions asks the collection's store; a store that cannot prune
+// has nothing expired.
+func (r *Routed) ExpiredVersions(ctx context.Context, c events.Collection, ret VerRetention, now time.Time) ([]VersionKey, error) {
+	s, err := r.route(c)
+	if err != nil {
+		return nil, err
+	}
+	if p, ok := s.(VersionPruner); ok {
+		return p.ExpiredVersions(ctx, c, ret, now)
+	}
+	return nil, nil
+}
+
+// DeleteVersions deletes from the collection's store.
+func (r *Routed) DeleteVersions(ctx context.Context, c events.Collection, keys []VersionKey) error {
+	s, err := r.route(c)
+	if err != nil {
+		return err
+	}
+	if p, ok := s.(VersionPruner); ok {
+		return p.DeleteVersions(ctx, c, keys)
+	}
+	return nil
+}
