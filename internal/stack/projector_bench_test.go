@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,16 +20,14 @@ import (
 	"github.com/chronos-go/chronos/projection/mongostore"
 )
 
-// TestProjectorThroughput measures the projector against a raw bulkWrite
-// of the same head and ver documents to the same server in the same run,
-// and a rebuild (a second generation over the same log). It runs only with
-// CHRONOS_BENCH_PROJECTOR=<events> (e.g. 2000), and logs the figures that
-// docs/benchmarks.md reports.
-func TestProjectorThroughput(t *testing.T) {
-	total, _ := strconv.Atoi(os.Getenv("CHRONOS_BENCH_PROJECTOR"))
-	if total <= 0 {
-		t.Skip("set CHRONOS_BENCH_PROJECTOR=<events> to measure")
-	}
+// BenchmarkProjectorThroughput measures the projector over b.N events
+// against a raw bulkWrite of the same head and ver documents to the same
+// server in the same run, and a rebuild (a second generation over the same
+// log); the figures docs/benchmarks.md reports:
+//
+//	go test ./internal/stack -run '^$' -bench ProjectorThroughput -benchtime 2000x
+func BenchmarkProjectorThroughput(bench *testing.B) {
+	t, total := bench, bench.N
 	ctx := context.Background()
 	n := testenv.StartNATS(t)
 	m := testenv.StartMongo(t)
@@ -191,10 +188,15 @@ func TestProjectorThroughput(t *testing.T) {
 	}
 	raw := float64(events) / time.Since(began).Seconds()
 	t.Logf("raw bulkWrite of the same head+ver documents: %.0f events/s; projector/raw = %.2fx; rebuild %.0f events/s", raw, proj/raw, rebuild)
+	bench.ReportMetric(proj, "events/s")
+	bench.ReportMetric(raw, "raw-events/s")
+	bench.ReportMetric(proj/raw, "ratio")
+	bench.ReportMetric(rebuild, "rebuild-events/s")
+	bench.ReportMetric(0, "ns/op")
 }
 
 // headAt returns head with its "v" and _system.ov set to ov.
-func headAt(t *testing.T, head bson.Raw, ov int64) bson.Raw {
+func headAt(t testing.TB, head bson.Raw, ov int64) bson.Raw {
 	var d bson.D
 	if err := bson.Unmarshal(head, &d); err != nil {
 		t.Fatal(err)

@@ -39,19 +39,23 @@ var faultColl = events.Collection{DBType: events.DBRuntime, Tier: events.TierTen
 // openFaultStore opens the read model the fault tests' projectors write.
 func openFaultStore(ctx context.Context, t testing.TB, uri, prefix string) *mongostore.Store {
 	t.Helper()
-	rules, err := projection.CompileRules(faultRules)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := mongo.Connect(ctx, options.Client().ApplyURI(uri).SetServerSelectionTimeout(5*time.Second).SetTimeout(20*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := mongostore.New(ctx, client, mongostore.Options{DatabasePrefix: prefix, CounterRules: rules, Owner: true})
+	st, err := dialFaultStore(ctx, uri, prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return st
+}
+
+func dialFaultStore(ctx context.Context, uri, prefix string) (*mongostore.Store, error) {
+	rules, err := projection.CompileRules(faultRules)
+	if err != nil {
+		return nil, err
+	}
+	client, err := mongo.Connect(ctx, options.Client().ApplyURI(uri).SetServerSelectionTimeout(5*time.Second).SetTimeout(20*time.Second))
+	if err != nil {
+		return nil, err
+	}
+	return mongostore.New(ctx, client, mongostore.Options{DatabasePrefix: prefix, CounterRules: rules, Owner: true})
 }
 
 // faultLoad writes creates and updates of faultColl and remembers what it
@@ -116,7 +120,7 @@ func (f *faultLoad) write(ctx context.Context, t testing.TB, rng *rand.Rand, n i
 }
 
 // waitProjected waits until durable has applied the whole log.
-func waitProjected(t *testing.T, l *clog.Log, prog *clog.Progress, durable string, within time.Duration) {
+func waitProjected(t testing.TB, l *clog.Log, prog *clog.Progress, durable string, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -184,38 +188,41 @@ func (f *faultLoad) check(ctx context.Context, t *testing.T, st projection.Store
 	}
 }
 
-// TestProjectorHelperProcess is the projector process of
-// TestProjectorKill9MidBatch; it runs only when that test starts it.
-func TestProjectorHelperProcess(t *testing.T) {
-	natsURL, mongoURI := os.Getenv("CHRONOS_HELPER_NATS"), os.Getenv("CHRONOS_HELPER_MONGO")
-	if natsURL == "" {
-		t.Skip("started by TestProjectorKill9MidBatch")
-	}
+// projectorHelperEnv names the NATS server of a projector child process;
+// TestMain runs runProjectorHelper instead of the tests when it is set.
+const projectorHelperEnv = "CHRONOS_HELPER_NATS"
+
+// runProjectorHelper is the projector process of TestProjectorKill9MidBatch:
+// it projects until it is killed.
+func runProjectorHelper() error {
 	ctx := context.Background()
-	nc, err := nats.Connect(natsURL)
+	nc, err := nats.Connect(os.Getenv(projectorHelperEnv))
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	l, err := clog.Open(ctx, js, events.Limits{})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	st := openFaultStore(ctx, t, mongoURI, os.Getenv("CHRONOS_HELPER_PREFIX"))
+	st, err := dialFaultStore(ctx, os.Getenv("CHRONOS_HELPER_MONGO"), os.Getenv("CHRONOS_HELPER_PREFIX"))
+	if err != nil {
+		return err
+	}
 	p := projection.NewProjector(l, st, projection.ProjectorOptions{BatchSize: 16})
 	fmt.Println("projector running")
-	_ = p.Run(ctx) // until killed
+	return p.Run(ctx) // until killed
 }
 
 // startProjectorProcess runs the projector in a child process (this test
-// binary, TestProjectorHelperProcess).
+// binary, dispatched by TestMain to runProjectorHelper).
 func startProjectorProcess(t *testing.T, natsURL, mongoURI, prefix string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestProjectorHelperProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "CHRONOS_HELPER_NATS="+natsURL, "CHRONOS_HELPER_MONGO="+mongoURI, "CHRONOS_HELPER_PREFIX="+prefix)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), projectorHelperEnv+"="+natsURL, "CHRONOS_HELPER_MONGO="+mongoURI, "CHRONOS_HELPER_PREFIX="+prefix)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

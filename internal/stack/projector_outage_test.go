@@ -17,9 +17,6 @@ import (
 // MongoDB unreachable for ~30 s while writes go on: the projector retries
 // in place, then catches up with nothing lost or counted twice.
 func TestProjectorMongoOutage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits out a 30 s outage")
-	}
 	ctx := context.Background()
 	n := testenv.StartNATS(t)
 	_, js := n.Connect(t)
