@@ -3,8 +3,6 @@ package ingest
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -31,94 +29,84 @@ func NewHandler(svc *Service, logger *slog.Logger) *Handler {
 }
 
 // Register adds the write routes to mux.
-func (h *Handler) Register(mux *http.ServeMux) {
-	for _, r := range h.routes() {
-		mux.HandleFunc(r.pattern, r.handle)
-	}
-}
+func (h *Handler) Register(mux *http.ServeMux) { httpapi.Register(mux, h.routes()) }
 
 // Routes returns the patterns Register adds (for docs and route walks).
-func (h *Handler) Routes() []string {
-	var out []string
-	for _, r := range h.routes() {
-		out = append(out, r.pattern)
+func (h *Handler) Routes() []string { return httpapi.Patterns(h.routes()) }
+
+func (h *Handler) routes() []httpapi.Route {
+	route := func(pattern string, f func(w http.ResponseWriter, r *http.Request) error) httpapi.Route {
+		return httpapi.Route{Pattern: pattern, Handler: httpapi.Handle(h.log, f)}
 	}
-	return out
-}
-
-type route struct {
-	pattern string
-	handle  http.HandlerFunc
-}
-
-func (h *Handler) routes() []route {
-	return []route{
-		{"POST " + BasePath + "/items", h.create},
-		{"PUT " + BasePath + "/items/{id}", h.update},
-		{"DELETE " + BasePath + "/items/{id}", h.delete},
-		{"PATCH " + BasePath + "/items/{id}", h.enrich},
-		{"POST " + BasePath + "/items/{id}/restore", h.restore},
-		{"POST " + BasePath + "/items:batch", h.batch},
-		{"POST " + BasePath + "/restore", h.restoreCollection},
+	return []httpapi.Route{
+		route("POST "+BasePath+"/items", h.create),
+		route("PUT "+BasePath+"/items/{id}", h.update),
+		route("DELETE "+BasePath+"/items/{id}", h.delete),
+		route("PATCH "+BasePath+"/items/{id}", h.enrich),
+		route("POST "+BasePath+"/items/{id}/restore", h.restore),
+		route("POST "+BasePath+"/items:batch", h.batch),
+		route("POST "+BasePath+"/restore", h.restoreCollection),
 	}
 }
 
 // CollectionFromPath reads and validates the collection of a request.
 func CollectionFromPath(r *http.Request) (events.Collection, error) {
-	c := events.Collection{
-		DBType: events.DBType(r.PathValue("dbType")),
-		Tier:   events.Tier(r.PathValue("tier")),
-		Scope:  r.PathValue("scope"),
-		Name:   r.PathValue("collection"),
-	}
-	return c, c.Validate()
+	return httpapi.CollectionFromPath(r)
 }
 
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	httpapi.WriteError(w, r, h.log, err)
-}
-
-// readBody reads a JSON request body of at most max bytes.
+// readBody reads a document body of at most MaxPayload bytes.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !jsonContentType(ct) {
-		return nil, httpapi.Sentinel("chronos: Content-Type must be application/json, got "+strconv.Quote(ct), http.StatusUnsupportedMediaType, "unsupported_media_type")
-	}
-	limit := int64(h.svc.opts.MaxPayload)
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, &events.ValidationError{Field: "document", Reason: "is larger than the limit of " + strconv.FormatInt(limit, 10) + " bytes", Err: events.ErrTooLarge}
-	}
-	if err != nil {
-		return nil, httpapi.Invalid("body", "could not be read: "+err.Error())
-	}
-	return body, nil
+	return httpapi.ReadBody(w, r, int64(h.svc.opts.MaxPayload), "document")
 }
 
-func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
+// collectionWrite reads a collection route's collection and write headers.
+func collectionWrite(r *http.Request) (events.Collection, Write, error) {
 	c, err := CollectionFromPath(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return c, Write{}, err
 	}
 	meta, err := writeFromRequest(r)
+	return c, meta, err
+}
+
+// itemWrite reads an item route's item and write headers.
+func itemWrite(r *http.Request) (events.ItemRef, Write, error) {
+	ref, err := httpapi.ItemFromPath(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return ref, Write{}, err
+	}
+	meta, err := writeFromRequest(r)
+	return ref, meta, err
+}
+
+// reply writes a write's result with its version as the ETag.
+func reply(w http.ResponseWriter, res Result, err error) error {
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(res.OV, 10)))
+	httpapi.WriteJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// jsonContentType: see httpapi.JSONContentType.
+func jsonContentType(ct string) bool { return httpapi.JSONContentType(ct) }
+
+func (h *Handler) create(w http.ResponseWriter, r *http.Request) error {
+	c, meta, err := collectionWrite(r)
+	if err != nil {
+		return err
 	}
 	if meta.ExpectedOV != nil {
-		h.fail(w, r, httpapi.Invalid("expectedOv", "a create has no expected version; use PUT to update"))
-		return
+		return httpapi.Invalid("expectedOv", "a create has no expected version; use PUT to update")
 	}
 	body, err := h.readBody(w, r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	res, err := h.svc.Create(r.Context(), c, r.URL.Query().Get("id"), body, meta)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", r.URL.Path+"/"+res.ID)
 	w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(res.OV, 10)))
@@ -127,125 +115,86 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusOK
 	}
 	httpapi.WriteJSON(w, status, res)
+	return nil
 }
 
-func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
-	ref, meta, ok := h.itemWrite(w, r)
-	if !ok {
-		return
+func (h *Handler) update(w http.ResponseWriter, r *http.Request) error {
+	ref, meta, err := itemWrite(r)
+	if err != nil {
+		return err
 	}
 	body, err := h.readBody(w, r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	h.reply(w, r)(h.svc.Update(r.Context(), ref, body, meta))
+	res, err := h.svc.Update(r.Context(), ref, body, meta)
+	return reply(w, res, err)
 }
 
-func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
-	ref, meta, ok := h.itemWrite(w, r)
-	if !ok {
-		return
+func (h *Handler) delete(w http.ResponseWriter, r *http.Request) error {
+	ref, meta, err := itemWrite(r)
+	if err != nil {
+		return err
 	}
-	h.reply(w, r)(h.svc.Delete(r.Context(), ref, meta))
+	res, err := h.svc.Delete(r.Context(), ref, meta)
+	return reply(w, res, err)
 }
 
-func (h *Handler) itemWrite(w http.ResponseWriter, r *http.Request) (events.ItemRef, Write, bool) {
-	c, err := CollectionFromPath(r)
-	if err == nil {
-		ref := c.Item(r.PathValue("id"))
-		if err = ref.Validate(); err == nil {
-			var meta Write
-			if meta, err = writeFromRequest(r); err == nil {
-				return ref, meta, true
-			}
-		}
-	}
-	h.fail(w, r, err)
-	return events.ItemRef{}, Write{}, false
-}
-
-func (h *Handler) reply(w http.ResponseWriter, r *http.Request) func(Result, error) {
-	return func(res Result, err error) {
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(res.OV, 10)))
-		httpapi.WriteJSON(w, http.StatusOK, res)
-	}
-}
-
-// jsonContentType: see httpapi.JSONContentType.
-func jsonContentType(ct string) bool { return httpapi.JSONContentType(ct) }
-
-func (h *Handler) enrich(w http.ResponseWriter, r *http.Request) {
-	ref, meta, ok := h.itemWrite(w, r)
-	if !ok {
-		return
+func (h *Handler) enrich(w http.ResponseWriter, r *http.Request) error {
+	ref, meta, err := itemWrite(r)
+	if err != nil {
+		return err
 	}
 	body, err := h.readBody(w, r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	patches, err := decodePatches(body)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	h.reply(w, r)(h.svc.Enrich(r.Context(), ref, patches, r.Header.Get(HeaderFunctionID), meta))
+	res, err := h.svc.Enrich(r.Context(), ref, patches, r.Header.Get(HeaderFunctionID), meta)
+	return reply(w, res, err)
 }
 
-func (h *Handler) restore(w http.ResponseWriter, r *http.Request) {
-	ref, meta, ok := h.itemWrite(w, r)
-	if !ok {
-		return
+func (h *Handler) restore(w http.ResponseWriter, r *http.Request) error {
+	ref, meta, err := itemWrite(r)
+	if err != nil {
+		return err
 	}
 	body, err := h.readBody(w, r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	t, err := decodeRestore(body)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	h.reply(w, r)(h.svc.Restore(r.Context(), ref, t, meta))
+	res, err := h.svc.Restore(r.Context(), ref, t, meta)
+	return reply(w, res, err)
 }
 
-func (h *Handler) batch(w http.ResponseWriter, r *http.Request) {
-	c, err := CollectionFromPath(r)
+func (h *Handler) batch(w http.ResponseWriter, r *http.Request) error {
+	c, meta, err := collectionWrite(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	meta, err := writeFromRequest(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	if meta.ExpectedOV != nil {
-		h.fail(w, r, httpapi.Invalid("expectedOv", "a batch takes expectedOv per record, not for the request"))
-		return
+		return httpapi.Invalid("expectedOv", "a batch takes expectedOv per record, not for the request")
 	}
 	atomic := false
 	if v := r.URL.Query().Get("atomic"); v != "" {
 		if atomic, err = strconv.ParseBool(v); err != nil {
-			h.fail(w, r, httpapi.Invalid("atomic", "must be true or false"))
-			return
+			return httpapi.Invalid("atomic", "must be true or false")
 		}
 	}
-	body, err := h.readBatchBody(w, r)
+	body, err := httpapi.ReadBody(w, r, int64(h.svc.opts.MaxBatchBytes), "batch")
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	recs, err := decodeBatch(body)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	var res []BatchResult
 	if atomic {
@@ -254,27 +203,10 @@ func (h *Handler) batch(w http.ResponseWriter, r *http.Request) {
 		res, err = h.svc.Batch(r.Context(), c, recs, meta)
 	}
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"results": res})
-}
-
-// readBatchBody reads a batch body of at most MaxBatchBytes.
-func (h *Handler) readBatchBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !jsonContentType(ct) {
-		return nil, httpapi.Sentinel("chronos: Content-Type must be application/json or application/x-ndjson, got "+strconv.Quote(ct), http.StatusUnsupportedMediaType, "unsupported_media_type")
-	}
-	limit := int64(h.svc.opts.MaxBatchBytes)
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, &events.ValidationError{Field: "batch", Reason: "is larger than the limit of " + strconv.FormatInt(limit, 10) + " bytes", Err: events.ErrTooLarge}
-	}
-	if err != nil {
-		return nil, httpapi.Invalid("body", "could not be read: "+err.Error())
-	}
-	return body, nil
+	return nil
 }
 
 // decodeRestore reads a restore body: {"ov": N} or {"at": "<RFC 3339>"}.
@@ -291,33 +223,25 @@ func decodeRestore(body []byte) (RestoreTarget, error) {
 	return t, t.Validate()
 }
 
-func (h *Handler) restoreCollection(w http.ResponseWriter, r *http.Request) {
-	c, err := CollectionFromPath(r)
+func (h *Handler) restoreCollection(w http.ResponseWriter, r *http.Request) error {
+	c, meta, err := collectionWrite(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	meta, err := writeFromRequest(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	body, err := h.readBody(w, r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	var t CollectionTarget
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&t); err != nil {
-		h.fail(w, r, httpapi.Invalid("restore", `the body must be {"cv": N} or {"at": "<RFC 3339 time>"}: `+err.Error()))
-		return
+		return httpapi.Invalid("restore", `the body must be {"cv": N} or {"at": "<RFC 3339 time>"}: `+err.Error())
 	}
 	rep, err := h.svc.RestoreCollection(r.Context(), c, t, meta, nil)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, rep)
+	return nil
 }

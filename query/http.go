@@ -1,8 +1,6 @@
 package query
 
 import (
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -49,56 +47,28 @@ func NewHandler(svc *Service, logger *slog.Logger) *Handler {
 //
 // Item reads take ?fields=a,b, ?projection=<preset> and ?includeHidden=true
 // (see Shape).
-func (h *Handler) Register(mux *http.ServeMux) {
-	for _, r := range h.routes() {
-		mux.HandleFunc(r.pattern, r.handle)
-	}
-}
+func (h *Handler) Register(mux *http.ServeMux) { httpapi.Register(mux, h.routes()) }
 
 // Routes returns the patterns Register adds (for docs and route walks).
-func (h *Handler) Routes() []string {
-	var out []string
-	for _, r := range h.routes() {
-		out = append(out, r.pattern)
-	}
-	return out
-}
+func (h *Handler) Routes() []string { return httpapi.Patterns(h.routes()) }
 
-type route struct {
-	pattern string
-	handle  http.HandlerFunc
-}
-
-func (h *Handler) routes() []route {
-	return []route{
-		{"GET " + BasePath + "/items/{id}", h.get},
-		{"GET " + BasePath + "/items/{id}/versions", h.versions},
-		{"POST " + BasePath + "/query", h.list},
-		{"GET " + BasePath + "/counters", h.counters},
-		{"GET " + BasePath + "/watch", h.watch},
-		{"GET /v1/knowledge/tiered/{collection}", h.tiered},
-		{"GET /v1/metadata/tiered/{collection}", h.tiered},
+func (h *Handler) routes() []httpapi.Route {
+	return []httpapi.Route{
+		{Pattern: "GET " + BasePath + "/items/{id}", Handler: h.get},
+		{Pattern: "GET " + BasePath + "/items/{id}/versions", Handler: h.versions},
+		{Pattern: "POST " + BasePath + "/query", Handler: h.list},
+		{Pattern: "GET " + BasePath + "/counters", Handler: h.counters},
+		{Pattern: "GET " + BasePath + "/watch", Handler: h.watch},
+		{Pattern: "GET /v1/knowledge/tiered/{collection}", Handler: h.tiered},
+		{Pattern: "GET /v1/metadata/tiered/{collection}", Handler: h.tiered},
 	}
 }
 
 func collectionFromPath(r *http.Request) (events.Collection, error) {
-	c := events.Collection{
-		DBType: events.DBType(r.PathValue("dbType")),
-		Tier:   events.Tier(r.PathValue("tier")),
-		Scope:  r.PathValue("scope"),
-		Name:   r.PathValue("collection"),
-	}
-	return c, c.Validate()
+	return httpapi.CollectionFromPath(r)
 }
 
-func itemFromPath(r *http.Request) (events.ItemRef, error) {
-	c, err := collectionFromPath(r)
-	if err != nil {
-		return events.ItemRef{}, err
-	}
-	ref := c.Item(r.PathValue("id"))
-	return ref, ref.Validate()
-}
+func itemFromPath(r *http.Request) (events.ItemRef, error) { return httpapi.ItemFromPath(r) }
 
 // get serves latest, ?ov=N and ?at=<RFC3339>.
 func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
@@ -266,19 +236,9 @@ func (h *Handler) doList(w http.ResponseWriter, r *http.Request) (*ListResult, e
 	if err != nil {
 		return nil, err
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if !httpapi.JSONContentType(ct) {
-			return nil, httpapi.Sentinel("chronos: Content-Type must be application/json, got "+strconv.Quote(ct),
-				http.StatusUnsupportedMediaType, "unsupported_media_type")
-		}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxListBody))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, &events.ValidationError{Field: "body", Reason: "is larger than the limit of " + strconv.Itoa(maxListBody) + " bytes", Err: events.ErrTooLarge}
-	}
+	body, err := httpapi.ReadBody(w, r, maxListBody, "body")
 	if err != nil {
-		return nil, invalid("body", "could not be read: %v", err)
+		return nil, err
 	}
 	req, err := decodeListRequest(body)
 	if err != nil {
