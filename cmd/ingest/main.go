@@ -5,12 +5,10 @@ package main
 import (
 	"flag"
 	"net/http"
-	"os"
 
 	"github.com/chronos-go/chronos/fallbackq"
 	"github.com/chronos-go/chronos/ingest"
 	"github.com/chronos-go/chronos/internal/svc"
-	"github.com/chronos-go/chronos/internal/wiring"
 )
 
 func main() {
@@ -18,37 +16,23 @@ func main() {
 	addr := flag.String("addr", ":8080", "HTTP listen address")
 	insecure := flag.Bool("insecure-no-auth", false, "serve without API keys when the configuration has no auth section (trusted networks only)")
 	flag.Parse()
-	log := svc.Logger("ingest")
-	ctx, stop := svc.SignalContext()
-	defer stop()
-	reg := svc.NewRegistry()
-	deps, err := svc.Boot(*config, wiring.Options{Metrics: reg})
+	s, err := svc.Open("ingest", *config, true)
 	if err != nil {
-		log.Error("start", "err", err)
-		os.Exit(1)
+		svc.Die("ingest", err)
 	}
-	lc := deps.LogConfig()
-	nc, l, err := svc.ConnectLog(ctx, deps.NATSURL(), "chronos-ingest", &lc)
-	if err != nil {
-		log.Error("start", "err", err)
-		os.Exit(1)
-	}
-	defer nc.Close()
-	if err := fallbackq.EnsureDLQ(ctx, l.JetStream(), lc.Replicas); err != nil {
-		log.Error("start", "err", err)
-		os.Exit(1)
+	defer s.Close()
+	if err := fallbackq.EnsureDLQ(s.Ctx, s.EventLog.JetStream(), s.Deps.LogConfig().Replicas); err != nil {
+		s.Fatal("start", err)
 	}
 	mux := http.NewServeMux()
-	ingest.NewHandler(ingest.New(l, ingest.Options{Router: deps.Router, Blobs: deps.Blobs()}), log).Register(mux)
-	fallbackq.NewHTTPHandler(fallbackq.NewDLQ(l.JetStream(), fallbackq.NewMetrics(reg)), log).Register(mux)
-	mux.Handle("GET /metrics", svc.MetricsHandler(reg))
-	h, err := svc.Protect(mux, deps.Config, *insecure, log)
+	ingest.NewHandler(ingest.New(s.EventLog, ingest.Options{Router: s.Deps.Router, Blobs: s.Deps.Blobs()}), s.Log).Register(mux)
+	fallbackq.NewHTTPHandler(fallbackq.NewDLQ(s.EventLog.JetStream(), fallbackq.NewMetrics(s.Metrics)), s.Log).Register(mux)
+	mux.Handle("GET /metrics", svc.MetricsHandler(s.Metrics))
+	h, err := svc.Protect(mux, s.Deps.Config, *insecure, s.Log)
 	if err != nil {
-		log.Error("start", "err", err)
-		os.Exit(1)
+		s.Fatal("start", err)
 	}
-	if err := svc.ServeHTTP(ctx, *addr, h, log); err != nil {
-		log.Error("serve", "err", err)
-		os.Exit(1)
+	if err := svc.ServeHTTP(s.Ctx, *addr, h, s.Log); err != nil {
+		s.Fatal("serve", err)
 	}
 }

@@ -3,14 +3,10 @@
 package main
 
 import (
-	"context"
 	"flag"
-	"os"
-	"time"
 
 	"github.com/chronos-go/chronos/fallbackq"
 	"github.com/chronos-go/chronos/internal/svc"
-	"github.com/chronos-go/chronos/internal/wiring"
 	"github.com/chronos-go/chronos/offload"
 )
 
@@ -20,37 +16,20 @@ func main() {
 	concurrency := flag.Int("concurrency", 8, "uploads in flight")
 	metricsAddr := flag.String("metrics", ":9102", "serve Prometheus /metrics here (empty: off)")
 	flag.Parse()
-	log := svc.Logger("offloader")
-	ctx, stop := svc.SignalContext()
-	defer stop()
-	reg := svc.NewRegistry()
-	deps, err := svc.Boot(*config, wiring.Options{Metrics: reg})
+	s, err := svc.Open("offloader", *config, false)
 	if err != nil {
-		log.Error("start", "err", err)
-		os.Exit(1)
+		svc.Die("offloader", err)
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = deps.Close(cctx)
-	}()
-	nc, l, err := svc.ConnectLog(ctx, deps.NATSURL(), "chronos-offloader", nil)
-	if err != nil {
-		log.Error("start", "err", err)
-		os.Exit(1)
-	}
-	defer nc.Close()
-	svc.ServeMetrics(ctx, *metricsAddr, reg, log)
-	o, err := offload.NewOffloader(l, deps.Blobs(), offload.OffloaderOptions{
-		Codec: offload.Codec(*codec), Concurrency: *concurrency, Logger: log, Metrics: fallbackq.NewMetrics(reg),
-		Retry: deps.RetryConfig(),
+	defer s.Close()
+	svc.ServeMetrics(s.Ctx, *metricsAddr, s.Metrics, s.Log)
+	o, err := offload.NewOffloader(s.EventLog, s.Deps.Blobs(), offload.OffloaderOptions{
+		Codec: offload.Codec(*codec), Concurrency: *concurrency, Logger: s.Log,
+		Metrics: fallbackq.NewMetrics(s.Metrics), Retry: s.Deps.RetryConfig(),
 	})
 	if err != nil {
-		log.Error("start", "err", err)
-		os.Exit(1)
+		s.Fatal("start", err)
 	}
-	if err := o.Run(ctx); err != nil {
-		log.Error("run", "err", err)
-		os.Exit(1)
+	if err := o.Run(s.Ctx); err != nil {
+		s.Fatal("run", err)
 	}
 }

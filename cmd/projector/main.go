@@ -5,12 +5,9 @@ package main
 import (
 	"context"
 	"flag"
-	"os"
-	"time"
 
 	"github.com/chronos-go/chronos/fallbackq"
 	"github.com/chronos-go/chronos/internal/svc"
-	"github.com/chronos-go/chronos/internal/wiring"
 	"github.com/chronos-go/chronos/projection"
 )
 
@@ -19,37 +16,20 @@ func main() {
 	batch := flag.Int("batch", 256, "events per bulk write")
 	metricsAddr := flag.String("metrics", ":9101", "serve Prometheus /metrics here (empty: off)")
 	flag.Parse()
-	log := svc.Logger("projector")
-	ctx, stop := svc.SignalContext()
-	defer stop()
-	reg := svc.NewRegistry()
-	deps, err := svc.Boot(*config, wiring.Options{Metrics: reg})
+	s, err := svc.Open("projector", *config, false)
 	if err != nil {
-		log.Error("start", "err", err)
-		os.Exit(1)
+		svc.Die("projector", err)
 	}
-	nc, l, err := svc.ConnectLog(ctx, deps.NATSURL(), "chronos-projector", nil)
+	defer s.Close()
+	st, err := s.Deps.ReadModels(s.Ctx, 1)
 	if err != nil {
-		log.Error("start", "err", err)
-		os.Exit(1)
+		s.Fatal("start", err)
 	}
-	defer nc.Close()
-	st, err := deps.ReadModels(ctx, 1)
-	if err != nil {
-		log.Error("start", "err", err)
-		os.Exit(1)
-	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = st.Close(cctx)
-		_ = deps.Close(cctx)
-	}()
-	svc.ServeMetrics(ctx, *metricsAddr, reg, log)
-	dlq := fallbackq.NewDLQ(l.JetStream(), fallbackq.NewMetrics(reg))
-	p := projection.NewProjector(l, st, projection.ProjectorOptions{BatchSize: *batch, Logger: log, DLQ: dlq})
-	if err := p.Run(ctx); err != nil {
-		log.Error("run", "err", err)
-		os.Exit(1)
+	defer st.Close(context.Background())
+	svc.ServeMetrics(s.Ctx, *metricsAddr, s.Metrics, s.Log)
+	dlq := fallbackq.NewDLQ(s.EventLog.JetStream(), fallbackq.NewMetrics(s.Metrics))
+	p := projection.NewProjector(s.EventLog, st, projection.ProjectorOptions{BatchSize: *batch, Logger: s.Log, DLQ: dlq})
+	if err := p.Run(s.Ctx); err != nil {
+		s.Fatal("run", err)
 	}
 }

@@ -6,11 +6,8 @@ import (
 	"context"
 	"flag"
 	"net/http"
-	"os"
-	"time"
 
 	"github.com/chronos-go/chronos/internal/svc"
-	"github.com/chronos-go/chronos/internal/wiring"
 	"github.com/chronos-go/chronos/query"
 )
 
@@ -19,42 +16,24 @@ func main() {
 	addr := flag.String("addr", ":8081", "HTTP listen address")
 	insecure := flag.Bool("insecure-no-auth", false, "serve without API keys when the configuration has no auth section (trusted networks only)")
 	flag.Parse()
-	log := svc.Logger("query")
-	ctx, stop := svc.SignalContext()
-	defer stop()
-	reg := svc.NewRegistry()
-	deps, err := svc.Boot(*config, wiring.Options{Metrics: reg})
+	s, err := svc.Open("query", *config, false)
 	if err != nil {
-		log.Error("start", "err", err)
-		os.Exit(1)
+		svc.Die("query", err)
 	}
-	nc, l, err := svc.ConnectLog(ctx, deps.NATSURL(), "chronos-query", nil)
+	defer s.Close()
+	st, err := s.Deps.ReadModels(s.Ctx, 1)
 	if err != nil {
-		log.Error("start", "err", err)
-		os.Exit(1)
+		s.Fatal("start", err)
 	}
-	defer nc.Close()
-	st, err := deps.ReadModels(ctx, 1)
-	if err != nil {
-		log.Error("start", "err", err)
-		os.Exit(1)
-	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = st.Close(cctx)
-		_ = deps.Close(cctx)
-	}()
+	defer st.Close(context.Background())
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", svc.MetricsHandler(reg))
-	query.NewHandler(query.New(st, l, deps.Blobs().ReadOnly(), query.Options{CollectionMaps: deps.QueryMaps()}), log).Register(mux)
-	h, err := svc.Protect(mux, deps.Config, *insecure, log)
+	mux.Handle("GET /metrics", svc.MetricsHandler(s.Metrics))
+	query.NewHandler(query.New(st, s.EventLog, s.Deps.Blobs().ReadOnly(), query.Options{CollectionMaps: s.Deps.QueryMaps()}), s.Log).Register(mux)
+	h, err := svc.Protect(mux, s.Deps.Config, *insecure, s.Log)
 	if err != nil {
-		log.Error("start", "err", err)
-		os.Exit(1)
+		s.Fatal("start", err)
 	}
-	if err := svc.ServeHTTP(ctx, *addr, h, log); err != nil {
-		log.Error("serve", "err", err)
-		os.Exit(1)
+	if err := svc.ServeHTTP(s.Ctx, *addr, h, s.Log); err != nil {
+		s.Fatal("serve", err)
 	}
 }

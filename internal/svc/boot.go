@@ -1,13 +1,19 @@
 package svc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chronos-go/chronos/internal/wiring"
+	clog "github.com/chronos-go/chronos/log"
 	"github.com/chronos-go/chronos/tenancy"
 )
 
@@ -92,4 +98,66 @@ func AdminDefaults() (natsURL, mongoURI string) {
 		}
 	}
 	return natsURL, mongoURI
+}
+
+// Service is what every standalone service starts with: its logger, a
+// context canceled on SIGINT/SIGTERM, a metrics registry, the
+// configuration's dependencies and the log.
+type Service struct {
+	Ctx      context.Context
+	Log      *slog.Logger
+	Metrics  *prometheus.Registry
+	Deps     *wiring.Deps
+	NATS     *nats.Conn
+	EventLog *clog.Log
+	stop     context.CancelFunc
+}
+
+// Open starts a service named name (e.g. "ingest") from the configuration
+// at configPath (or found the standard way). ensureStreams creates or
+// updates the partition streams (the ingest service does; the others wait
+// for them).
+func Open(name, configPath string, ensureStreams bool) (*Service, error) {
+	s := &Service{Log: Logger(name), Metrics: NewRegistry()}
+	s.Ctx, s.stop = SignalContext()
+	deps, err := Boot(configPath, wiring.Options{Metrics: s.Metrics})
+	if err != nil {
+		s.stop()
+		return nil, err
+	}
+	s.Deps = deps
+	var ensure *clog.Config
+	if ensureStreams {
+		lc := deps.LogConfig()
+		ensure = &lc
+	}
+	if s.NATS, s.EventLog, err = ConnectLog(s.Ctx, deps.NATSURL(), "chronos-"+name, ensure); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the connections, within 5 seconds.
+func (s *Service) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if s.NATS != nil {
+		s.NATS.Close()
+	}
+	_ = s.Deps.Close(ctx)
+	s.stop()
+}
+
+// Fatal logs err as the reason the service stops and exits with status 1.
+func (s *Service) Fatal(what string, err error) {
+	s.Log.Error(what, "err", err)
+	s.Close()
+	os.Exit(1)
+}
+
+// Die logs that service name could not start and exits with status 1.
+func Die(name string, err error) {
+	Logger(name).Error("start", "err", err)
+	os.Exit(1)
 }
