@@ -240,7 +240,7 @@ func (p *Producer) publish(ctx context.Context, ref events.ItemRef, ev *events.E
 	} else if !validKey(key) {
 		return nil, fmt.Errorf("%w: an idempotency key is 1-256 printable ASCII characters without spaces", ErrInvalidOption)
 	}
-	m, err := newMsg(p.log, ref, ev, clog.AppendOptions{ExpectSeq: clog.Expect(expectSeq), MsgID: key})
+	m, err := p.log.NewMsg(ref, ev, clog.AppendOptions{ExpectSeq: clog.Expect(expectSeq), MsgID: key})
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,7 @@
 package events
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
 	"time"
 )
 
@@ -82,36 +80,4 @@ func validateFunctionID(s string) error {
 		return invalid("functionId", "contains a NUL character")
 	}
 	return nil
-}
-
-// Encode returns the JSON body of e. It does not validate: call Validate
-// first on anything built from user input.
-func Encode(e *Event) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(e); err != nil {
-		return nil, fmt.Errorf("chronos: encode event: %w", err)
-	}
-	b := buf.Bytes()
-	return b[:len(b)-1], nil // drop the encoder's newline
-}
-
-// Decode parses a message body into an event and validates it. Unknown
-// fields are rejected: a v1 reader must not silently drop what a newer writer
-// meant, so envelope changes bump V.
-func Decode(body []byte, lim Limits) (*Event, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	var e Event
-	if err := dec.Decode(&e); err != nil {
-		return nil, invalid("event", "cannot decode the envelope: %v", err)
-	}
-	if dec.More() {
-		return nil, invalid("event", "trailing data after the envelope")
-	}
-	if err := e.Validate(lim); err != nil {
-		return nil, err
-	}
-	return &e, nil
 }

@@ -3,6 +3,7 @@ package events
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"testing"
 )
 
@@ -15,13 +16,30 @@ func FuzzDecodeValidate(f *testing.F) {
 	b, _ := Encode(validEvent())
 	f.Add(b)
 	f.Add([]byte(`{"v":1,"op":"erase","ov":3,"at":"2026-01-01T00:00:00Z","insertedAt":"2026-01-01T00:00:00Z"}`))
+	// Payloads past spliceMin take Decode's splicing path.
+	big := validEvent()
+	big.Payload = bigPayload(false)
+	b, _ = Encode(big)
+	f.Add(b)
+	f.Add(bytes.Replace(b, []byte(`]}`), []byte(`}}`), 1))
+	f.Add(bytes.Replace(b, []byte(`"payload"`), []byte(`"Payload"`), 1))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		e, err := Decode(body, Limits{MaxPayload: 1 << 16})
+		std, serr := decodeStd(body, Limits{MaxPayload: 1 << 16})
+		if (err == nil) != (serr == nil) {
+			t.Fatalf("Decode err %v, encoding/json alone err %v", err, serr)
+		}
 		if err != nil {
 			if e != nil {
 				t.Fatal("Decode returned an event with an error")
 			}
 			return
+		}
+		if !reflect.DeepEqual(e, std) {
+			t.Fatalf("Decode and encoding/json alone differ:\n%+v\n%+v", e, std)
+		}
+		if a, b := mustEncode(t, e), mustEncodeStd(t, e); !bytes.Equal(a, b) {
+			t.Fatalf("Encode and encoding/json alone differ:\n%s\n%s", a, b)
 		}
 		again, err := Encode(e)
 		if err != nil {
@@ -56,4 +74,20 @@ func FuzzValidatePayload(f *testing.F) {
 			t.Fatalf("accepted a root _id: %q", p)
 		}
 	})
+}
+
+func mustEncode(t *testing.T, e *Event) []byte {
+	b, err := Encode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustEncodeStd(t *testing.T, e *Event) []byte {
+	b, err := encodeStd(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

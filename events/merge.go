@@ -220,13 +220,3 @@ func (v *value) write(b *bytes.Buffer) {
 		b.Write(v.raw)
 	}
 }
-
-func marshalNoEscape(s string) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(s); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(b.Bytes(), "\n"), nil
-}
