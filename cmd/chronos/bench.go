@@ -42,6 +42,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Duration, "duration", 0, "length of the load (default 10s unless --events is given)")
 	fs.Int64Var(&cfg.Events, "events", 0, "end the load after this many operations (writes; mixed: reads and writes)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 8, "goroutines issuing operations")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "pace the load to this many operations per second (0: as fast as possible); for sustained-load memory runs")
 	fs.IntVar(&cfg.Devices, "devices", 10_000, "iot: distinct devices")
 	fs.IntVar(&cfg.Instruments, "instruments", 50, "trading: size of the hot set")
 	fs.IntVar(&cfg.Items, "items", 1000, "mixed: items read and updated")

@@ -37,6 +37,7 @@ func TestScenarios(t *testing.T) {
 		{"trading/http", bench.Config{Scenario: bench.ScenarioTrading, Via: bench.ViaHTTP, Events: 200, Instruments: 5}},
 		{"mixed/producer", bench.Config{Scenario: bench.ScenarioMixed, Via: bench.ViaProducer, Events: 300, Items: 40}},
 		{"mixed/http", bench.Config{Scenario: bench.ScenarioMixed, Via: bench.ViaHTTP, Events: 300, Items: 40}},
+		{"trading/producer/paced", bench.Config{Scenario: bench.ScenarioTrading, Via: bench.ViaProducer, Events: 100, Instruments: 5, Rate: 200}},
 		{"iot/producer/baseline", bench.Config{Scenario: bench.ScenarioIoT, Via: bench.ViaProducer, Events: 300, Baseline: true, BaselineMax: 300}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,6 +65,13 @@ func TestScenarios(t *testing.T) {
 				}
 			} else if r.Reads != 0 || r.ReadLatency != nil {
 				t.Errorf("%s: reads %d", tc.cfg.Scenario, r.Reads)
+			}
+			if tc.cfg.Rate > 0 {
+				// The last of n operations is scheduled (n-1)/rate after the
+				// first: pacing cannot finish sooner.
+				if min := float64(tc.cfg.Events-1) / tc.cfg.Rate; r.DurationSec < min || r.Rate != tc.cfg.Rate {
+					t.Errorf("paced at %v ops/s: %d operations took %.3fs (at least %.3fs), report rate %v", tc.cfg.Rate, tc.cfg.Events, r.DurationSec, min, r.Rate)
+				}
 			}
 			if r.Projection.CaughtUpSec == nil || r.Offload.CaughtUpSec == nil {
 				t.Errorf("not caught up: projection %+v, offload %+v", r.Projection, r.Offload)
@@ -110,6 +118,7 @@ func TestConfigValidate(t *testing.T) {
 		{"concurrency", bench.Config{Concurrency: -1}, bench.ErrInvalidConfig},
 		{"read ratio", bench.Config{ReadRatio: 1.5}, bench.ErrInvalidConfig},
 		{"events", bench.Config{Events: -3}, bench.ErrInvalidConfig},
+		{"rate", bench.Config{Rate: -1}, bench.ErrInvalidConfig},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := tc.cfg

@@ -55,6 +55,13 @@ type Config struct {
 	DrainTimeout time.Duration
 	// Interval of the lag and RSS samples; default 250ms.
 	Interval time.Duration
+	// Rate, when positive, paces the load to that many operations per
+	// second across all workers (open loop: operations start on schedule
+	// whatever the latency of earlier ones, as long as a worker is free).
+	// Zero runs as fast as the workers can. A sustained-load run uses a
+	// rate the pipeline keeps up with, so that memory measures the steady
+	// state and not a growing backlog.
+	Rate float64
 }
 
 // SetDefaults fills the zero fields with their defaults (Run does).
@@ -120,6 +127,8 @@ func (c *Config) Validate() error {
 		return bad("read ratio %v: want 0..1", c.ReadRatio)
 	case c.BaselineMax < 1:
 		return bad("baseline max must be at least 1")
+	case c.Rate < 0:
+		return bad("rate %v: want operations per second >= 0 (0: unpaced)", c.Rate)
 	}
 	return nil
 }

@@ -13,12 +13,14 @@ import (
 
 // Report is what one run measured. Its JSON form is what --json writes.
 type Report struct {
-	Scenario    string    `json:"scenario"`
-	Via         string    `json:"via"`
-	Concurrency int       `json:"concurrency"`
-	Target      string    `json:"target"`
-	Date        time.Time `json:"date"`
-	Machine     Machine   `json:"machine"`
+	Scenario    string `json:"scenario"`
+	Via         string `json:"via"`
+	Concurrency int    `json:"concurrency"`
+	// Rate is the paced rate of the load in operations/s (0: unpaced).
+	Rate    float64   `json:"rate,omitempty"`
+	Target  string    `json:"target"`
+	Date    time.Time `json:"date"`
+	Machine Machine   `json:"machine"`
 	// DurationSec is the load's length, from the first operation to the
 	// last acknowledgement.
 	DurationSec float64 `json:"durationSec"`
@@ -63,8 +65,11 @@ type Lag struct {
 type RSS struct {
 	Scope    string  `json:"scope"`
 	StartMiB float64 `json:"startMiB"`
-	MaxMiB   float64 `json:"maxMiB"`
-	EndMiB   float64 `json:"endMiB"`
+	// HalfMiB is the RSS at half the load's length: under a load the
+	// pipeline keeps up with, End - Half is the growth of the second half.
+	HalfMiB float64 `json:"halfMiB"`
+	MaxMiB  float64 `json:"maxMiB"`
+	EndMiB  float64 `json:"endMiB"`
 }
 
 // Machine describes where the run ran.
@@ -77,7 +82,7 @@ type Machine struct {
 }
 
 func newReport(cfg Config, e *Env) *Report {
-	r := &Report{Scenario: cfg.Scenario, Via: cfg.Via, Concurrency: cfg.Concurrency, Target: e.url, Date: time.Now().UTC().Truncate(time.Second),
+	r := &Report{Scenario: cfg.Scenario, Via: cfg.Via, Concurrency: cfg.Concurrency, Rate: cfg.Rate, Target: e.url, Date: time.Now().UTC().Truncate(time.Second),
 		Machine: Machine{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), CPU: cpuModel()}}
 	r.RSS.Scope = "the bench process (remote target: the load generator only)"
 	if e.embedded {
@@ -105,6 +110,9 @@ func (r *Report) fill(l *load, elapsed time.Duration, write, read []time.Duratio
 	r.RSS.StartMiB = mib(rssStart)
 	for _, s := range series {
 		r.RSS.MaxMiB = max(r.RSS.MaxMiB, s.RSSMiB)
+		if s.T <= r.DurationSec/2 {
+			r.RSS.HalfMiB = s.RSSMiB
+		}
 		if s.ProjectionLag >= 0 {
 			r.Projection.Known = true
 			r.Projection.Max = max(r.Projection.Max, s.ProjectionLag)
@@ -143,8 +151,12 @@ func (r *Report) WriteJSON(path string) error {
 
 // WriteTable writes the report as a plain-text table.
 func (r *Report) WriteTable(w io.Writer) error {
-	fmt.Fprintf(w, "chronos bench: %s via %s, concurrency %d, target %s, %s (%s/%s, %d CPUs, %s)\n",
-		r.Scenario, r.Via, r.Concurrency, r.Target, r.Date.Format(time.RFC3339), r.Machine.OS, r.Machine.Arch, r.Machine.CPUs, r.Machine.GoVersion)
+	paced := "unpaced"
+	if r.Rate > 0 {
+		paced = fmt.Sprintf("paced at %g ops/s", r.Rate)
+	}
+	fmt.Fprintf(w, "chronos bench: %s via %s, concurrency %d, %s, target %s, %s (%s/%s, %d CPUs, %s)\n",
+		r.Scenario, r.Via, r.Concurrency, paced, r.Target, r.Date.Format(time.RFC3339), r.Machine.OS, r.Machine.Arch, r.Machine.CPUs, r.Machine.GoVersion)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(cells ...string) { fmt.Fprintln(tw, strings.Join(cells, "\t")) }
 	row("metric", "chronos", "baseline", "ratio")
@@ -165,7 +177,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	row("projection: caught up after s / events/s", caught(r.Projection), rate(b.BulkWrite, "bulkWrite head+ver"), ratio(r.Projection.EventsPerSec, b.BulkWrite))
 	row("offload: lag max / at end (events)", lagPair(r.Offload), "", "")
 	row("offload: caught up after s / events/s", caught(r.Offload), rate(b.Put, "blob PUT"), ratio(r.Offload.EventsPerSec, b.Put))
-	row("RSS start / max / end MiB", fmt.Sprintf("%.0f / %.0f / %.0f", r.RSS.StartMiB, r.RSS.MaxMiB, r.RSS.EndMiB), "", "")
+	row("RSS start / at half / max / end MiB", fmt.Sprintf("%.0f / %.0f / %.0f / %.0f", r.RSS.StartMiB, r.RSS.HalfMiB, r.RSS.MaxMiB, r.RSS.EndMiB), "", "")
 	row("errors (writes / reads); conflicts retried", fmt.Sprintf("%d / %d; %d", r.Errors, r.ReadErrors, r.Conflicts), "", "")
 	if err := tw.Flush(); err != nil {
 		return err

@@ -26,24 +26,47 @@ func collectionOf(scenario string) events.Collection {
 
 // load is the state the workers of one run share.
 type load struct {
-	cfg  Config
-	w    *writer
-	cnt  counters
-	ops  atomic.Int64
-	ids  []string
-	ovs  []atomic.Uint64 // trading: last known ov per instrument
-	errs struct {
+	cfg Config
+	w   *writer
+	cnt counters
+	ops atomic.Int64
+	// paced counts the operations scheduled from begin at cfg.Rate.
+	paced atomic.Int64
+	begin time.Time
+	ids   []string
+	ovs   []atomic.Uint64 // trading: last known ov per instrument
+	errs  struct {
 		sync.Mutex
 		samples []string
 	}
 }
 
-// next claims one more operation, or reports that the load is over.
+// next claims one more operation, or reports that the load is over. With
+// a Rate it waits for the operation's slot on the schedule.
 func (l *load) next(ctx context.Context) bool {
 	if ctx.Err() != nil {
 		return false
 	}
-	return l.cfg.Events == 0 || l.ops.Add(1) <= l.cfg.Events
+	if l.cfg.Events != 0 && l.ops.Add(1) > l.cfg.Events {
+		return false
+	}
+	if l.cfg.Rate <= 0 {
+		return true
+	}
+	n := l.paced.Add(1) - 1
+	due := l.begin.Add(time.Duration(float64(n) / l.cfg.Rate * float64(time.Second)))
+	d := time.Until(due)
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func (l *load) fail(err error) {
@@ -89,6 +112,7 @@ func (e *Env) Run(ctx context.Context, cfg Config, progress io.Writer) (*Report,
 	}
 	defer cancel()
 	begin := time.Now()
+	l.begin = begin
 	lats := make([]latencies, cfg.Concurrency)
 	var wg sync.WaitGroup
 	for i := range cfg.Concurrency {
