@@ -76,7 +76,7 @@ func TestScenarios(t *testing.T) {
 			if r.Projection.CaughtUpSec == nil || r.Offload.CaughtUpSec == nil {
 				t.Errorf("not caught up: projection %+v, offload %+v", r.Projection, r.Offload)
 			}
-			if r.EventsPerSec <= 0 || len(r.Series) == 0 || r.RSS.MaxMiB <= 0 {
+			if r.EventsPerSec <= 0 || len(r.Series) == 0 || r.RSS.MaxMiB <= 0 || r.RSS.HeapLiveEndMiB <= 0 {
 				t.Errorf("rate %v, %d samples, rss %+v", r.EventsPerSec, len(r.Series), r.RSS)
 			}
 			if tc.cfg.Baseline {

@@ -70,6 +70,11 @@ type RSS struct {
 	HalfMiB float64 `json:"halfMiB"`
 	MaxMiB  float64 `json:"maxMiB"`
 	EndMiB  float64 `json:"endMiB"`
+	// HeapLive* are the Go heap live after GC at the same points: flat
+	// when Go code keeps nothing per operation.
+	HeapLiveStartMiB float64 `json:"heapLiveStartMiB"`
+	HeapLiveHalfMiB  float64 `json:"heapLiveHalfMiB"`
+	HeapLiveEndMiB   float64 `json:"heapLiveEndMiB"`
 }
 
 // Machine describes where the run ran.
@@ -111,7 +116,7 @@ func (r *Report) fill(l *load, elapsed time.Duration, write, read []time.Duratio
 	for _, s := range series {
 		r.RSS.MaxMiB = max(r.RSS.MaxMiB, s.RSSMiB)
 		if s.T <= r.DurationSec/2 {
-			r.RSS.HalfMiB = s.RSSMiB
+			r.RSS.HalfMiB, r.RSS.HeapLiveHalfMiB = s.RSSMiB, s.HeapLiveMiB
 		}
 		if s.ProjectionLag >= 0 {
 			r.Projection.Known = true
@@ -129,7 +134,8 @@ func (r *Report) fill(l *load, elapsed time.Duration, write, read []time.Duratio
 		}
 	}
 	if len(series) > 0 {
-		r.RSS.EndMiB = series[len(series)-1].RSSMiB
+		r.RSS.EndMiB, r.RSS.HeapLiveEndMiB = series[len(series)-1].RSSMiB, series[len(series)-1].HeapLiveMiB
+		r.RSS.HeapLiveStartMiB = series[0].HeapLiveMiB
 	}
 	r.Projection.CaughtUpSec, r.Offload.CaughtUpSec = c.projection, c.offload
 	if c.projection != nil {
@@ -178,6 +184,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	row("offload: lag max / at end (events)", lagPair(r.Offload), "", "")
 	row("offload: caught up after s / events/s", caught(r.Offload), rate(b.Put, "blob PUT"), ratio(r.Offload.EventsPerSec, b.Put))
 	row("RSS start / at half / max / end MiB", fmt.Sprintf("%.0f / %.0f / %.0f / %.0f", r.RSS.StartMiB, r.RSS.HalfMiB, r.RSS.MaxMiB, r.RSS.EndMiB), "", "")
+	row("Go heap live start / at half / end MiB", fmt.Sprintf("%.0f / %.0f / %.0f", r.RSS.HeapLiveStartMiB, r.RSS.HeapLiveHalfMiB, r.RSS.HeapLiveEndMiB), "", "")
 	row("errors (writes / reads); conflicts retried", fmt.Sprintf("%d / %d; %d", r.Errors, r.ReadErrors, r.Conflicts), "", "")
 	if err := tw.Flush(); err != nil {
 		return err

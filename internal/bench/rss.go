@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"os"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 )
@@ -30,3 +31,14 @@ func rssBytes() int64 {
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// heapLiveBytes returns the Go heap the last garbage collection found
+// live (runtime/metrics /gc/heap/live:bytes).
+func heapLiveBytes() int64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return int64(s[0].Value.Uint64())
+}

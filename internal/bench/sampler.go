@@ -25,6 +25,10 @@ type Sample struct {
 	OffloadLag    int64 `json:"offloadLag"`
 	// RSSMiB is the resident set size of this process.
 	RSSMiB float64 `json:"rssMiB"`
+	// HeapLiveMiB is the Go heap found live by the last garbage
+	// collection: what Go code holds, without the Go runtime's free
+	// pages or memory outside the Go heap (SQLite's page caches).
+	HeapLiveMiB float64 `json:"heapLiveMiB"`
 }
 
 // sampler records lag and RSS every interval and prints the progress line
@@ -85,7 +89,7 @@ func (s *sampler) sampleLoop() {
 }
 
 func (s *sampler) sample() Sample {
-	sm := Sample{T: time.Since(s.begin).Seconds(), Written: s.cnt.written.Load(), ProjectionLag: -1, OffloadLag: -1, RSSMiB: mib(rssBytes())}
+	sm := Sample{T: time.Since(s.begin).Seconds(), Written: s.cnt.written.Load(), ProjectionLag: -1, OffloadLag: -1, RSSMiB: mib(rssBytes()), HeapLiveMiB: mib(heapLiveBytes())}
 	if s.env.log != nil {
 		if p, o, err := s.env.lagWithin(2 * time.Second); err == nil {
 			sm.ProjectionLag, sm.OffloadLag = p, o
@@ -134,10 +138,10 @@ func (s *sampler) printRate(rate float64) {
 	if !s.tty {
 		start, end = "", "\n"
 	}
-	fmt.Fprintf(s.out, start+"%s %6.1fs  %s ops/s  written %d  reads %d  errors %d  conflicts %d  lag proj %s off %s  rss %.0f MiB%s",
+	fmt.Fprintf(s.out, start+"%s %6.1fs  %s ops/s  written %d  reads %d  errors %d  conflicts %d  lag proj %s off %s  rss %.0f MiB  heap %.0f MiB%s",
 		s.label, time.Since(s.begin).Seconds(), r, s.cnt.written.Load(), s.cnt.reads.Load(),
 		s.cnt.errors.Load()+s.cnt.readErrors.Load(), s.cnt.conflicts.Load(),
-		lagText(last.ProjectionLag), lagText(last.OffloadLag), last.RSSMiB, end)
+		lagText(last.ProjectionLag), lagText(last.OffloadLag), last.RSSMiB, last.HeapLiveMiB, end)
 }
 
 func lagText(n int64) string {
