@@ -91,3 +91,16 @@ func mustEncodeStd(t *testing.T, e *Event) []byte {
 	}
 	return b
 }
+
+// FuzzValidJSON holds validJSON to encoding/json.Valid's answer.
+func FuzzValidJSON(f *testing.F) {
+	for _, s := range []string{`{}`, ` [1, -0.5e+3, "a\u00e9\n", true, false, null] `, `{"a":{"b":[]}}`,
+		`01`, `1.`, `-`, `"\x"`, `"\u12"`, "\"a\x01\"", `[1,]`, `{"a" 1}`, `{} {}`, `tru`, `nul`, `1e`, `"\/"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, p []byte) {
+		if got, want := validJSON(p), json.Valid(p); got != want {
+			t.Fatalf("validJSON(%q) = %v, json.Valid %v", p, got, want)
+		}
+	})
+}

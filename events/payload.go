@@ -37,7 +37,7 @@ func ValidatePayload(field string, p []byte, max int) error {
 	if !utf8.Valid(p) {
 		return invalid(field, "is not valid UTF-8")
 	}
-	if !json.Valid(p) {
+	if !validJSON(p) {
 		// Let the standard decoder say where and why.
 		var v any
 		err := json.Unmarshal(p, &v)

@@ -178,3 +178,18 @@ func TestSkipString(t *testing.T) {
 		}
 	}
 }
+
+func TestValidJSONDepth(t *testing.T) {
+	for _, n := range []int{1, 100, 9999, 10000, 10001, 20000} {
+		for _, open := range []string{"[", `{"a":`} {
+			close := "]"
+			if open != "[" {
+				close = "}"
+			}
+			p := []byte(strings.Repeat(open, n) + "1" + strings.Repeat(close, n))
+			if got, want := validJSON(p), json.Valid(p); got != want {
+				t.Errorf("%d levels of %s: validJSON %v, json.Valid %v", n, open, got, want)
+			}
+		}
+	}
+}
