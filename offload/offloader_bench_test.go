@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +17,15 @@ import (
 	"github.com/chronos-go/chronos/offload"
 	"github.com/chronos-go/chronos/offload/s3"
 )
+
+// cpuTime is the user and system CPU time of this process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 // BenchmarkOffloaderS3 measures the offloader writing 20 KiB versions to a
 // real S3 server (versitygw) against raw PUTs of the same compressed
@@ -51,7 +61,7 @@ func BenchmarkOffloaderS3(b *testing.B) {
 		objs[i] = z
 	}
 	b.ResetTimer()
-	t0 := time.Now()
+	t0, c0 := time.Now(), cpuTime()
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for range concurrency {
@@ -71,6 +81,7 @@ func BenchmarkOffloaderS3(b *testing.B) {
 	close(next)
 	wg.Wait()
 	rawRate := float64(n) / time.Since(t0).Seconds()
+	rawCPU := (cpuTime() - c0) / time.Duration(n)
 	b.StopTimer()
 
 	// The offloader: the same documents as events, drained from the log.
@@ -100,7 +111,7 @@ func BenchmarkOffloaderS3(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.StartTimer()
-	t1 := time.Now()
+	t1, c1 := time.Now(), cpuTime()
 	octx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- o.Run(octx) }()
@@ -115,11 +126,17 @@ func BenchmarkOffloaderS3(b *testing.B) {
 		time.Sleep(2 * time.Millisecond)
 	}
 	rate := float64(n) / time.Since(t1).Seconds()
+	offCPU := (cpuTime() - c1) / time.Duration(n)
 	b.StopTimer()
 	cancel()
 	<-done
 	b.ReportMetric(rate, "events/s")
 	b.ReportMetric(rawRate, "raw-puts/s")
 	b.ReportMetric(rate/rawRate, "ratio")
+	// CPU of this process (the benchmark, its S3 client, and for the
+	// offloader the embedded NATS server) per object: unlike the rates,
+	// it does not depend on what else the machine is running.
+	b.ReportMetric(float64(rawCPU.Microseconds()), "raw-cpu-us/obj")
+	b.ReportMetric(float64(offCPU.Microseconds()), "cpu-us/obj")
 	b.ReportMetric(0, "ns/op")
 }
