@@ -43,10 +43,62 @@ type VersionPruner interface {
 	DeleteVersions(ctx context.Context, c events.Collection, keys []VersionKey) error
 }
 
+// CounterRetention bounds the counter buckets a read model keeps
+// (tenancy's retention.counters): Days daily buckets, Weeks weekly and
+// Months monthly ones, the current period's included. Zero fields keep
+// that period's buckets forever. Totals are never pruned.
+type CounterRetention struct {
+	Days, Weeks, Months int
+}
+
+// Enabled reports whether r bounds anything.
+func (r CounterRetention) Enabled() bool { return r.Days > 0 || r.Weeks > 0 || r.Months > 0 }
+
+// Keep returns how many buckets of period p r keeps; 0 keeps them all.
+func (r CounterRetention) Keep(p Period) int {
+	switch p {
+	case PeriodDay:
+		return r.Days
+	case PeriodWeek:
+		return r.Weeks
+	case PeriodMonth:
+		return r.Months
+	}
+	return 0
+}
+
+// Cutoff returns the start of the oldest bucket of period p that r keeps
+// as of now: the current period's start moved back Keep(p)-1 periods, so
+// that the current period and the Keep(p)-1 before it are kept (days 30
+// on 2026-11-22 keeps 2026-10-24 to 2026-11-22). Buckets that start
+// before it are deleted. ok is false when r keeps every bucket of p.
+func (r CounterRetention) Cutoff(p Period, now time.Time) (cutoff time.Time, ok bool) {
+	n := r.Keep(p)
+	if n <= 0 {
+		return time.Time{}, false
+	}
+	return p.Add(p.Start(now), -(n - 1)), true
+}
+
+// CounterPruner deletes old counter buckets. Every Store implements it
+// (Store.PruneCounterBuckets).
+type CounterPruner interface {
+	PruneCounterBuckets(ctx context.Context, c events.Collection, p Period, before time.Time) (int, error)
+}
+
+// Pruner is what a Janitor deletes through: old versions and old counter
+// buckets. Every store of this module implements it.
+type Pruner interface {
+	VersionPruner
+	CounterPruner
+}
+
 // JanitorOptions configure a Janitor.
 type JanitorOptions struct {
-	// Retention is the policy. Required to be Enabled for Run to do work.
+	// Retention is the version policy; Counters the counter bucket
+	// policy. Run does work when either is Enabled.
 	Retention VerRetention
+	Counters  CounterRetention
 	// Collections lists the collections to prune (LogCollections lists
 	// those of the log). Required.
 	Collections func(ctx context.Context) ([]events.Collection, error)
@@ -64,11 +116,11 @@ type JanitorOptions struct {
 }
 
 // Janitor deletes the versions that the retention policy no longer keeps,
-// with their blobs. Pruning is idempotent and safe to interrupt. A
-// rebuild brings pruned versions back (they are in the log) until the
-// next pass.
+// with their blobs, and the counter buckets that it no longer keeps.
+// Pruning is idempotent and safe to interrupt. A rebuild brings pruned
+// versions and buckets back (they are in the log) until the next pass.
 type Janitor struct {
-	store VersionPruner
+	store Pruner
 	opts  JanitorOptions
 }
 
@@ -76,10 +128,12 @@ type Janitor struct {
 type JanitorStats struct {
 	Collections int
 	Versions    int
+	// Buckets counts counter buckets, every period together.
+	Buckets int
 }
 
 // NewJanitor returns a janitor of s.
-func NewJanitor(s VersionPruner, o JanitorOptions) *Janitor {
+func NewJanitor(s Pruner, o JanitorOptions) *Janitor {
 	if o.Every <= 0 {
 		o.Every = time.Hour
 	}
@@ -94,15 +148,16 @@ func NewJanitor(s VersionPruner, o JanitorOptions) *Janitor {
 
 // Run makes a pass every Every until ctx ends.
 func (j *Janitor) Run(ctx context.Context) error {
-	if !j.opts.Retention.Enabled() {
+	if !j.opts.Retention.Enabled() && !j.opts.Counters.Enabled() {
 		return nil
 	}
 	for {
 		st, err := j.Pass(ctx)
 		if err != nil && ctx.Err() == nil {
 			j.opts.Logger.Warn("retention janitor pass failed; next pass retries", "err", err)
-		} else if st.Versions > 0 {
-			j.opts.Logger.Info("retention janitor pass", "collections", st.Collections, "versions_deleted", st.Versions)
+		} else if st.Versions > 0 || st.Buckets > 0 {
+			j.opts.Logger.Info("retention janitor pass", "collections", st.Collections,
+				"versions_deleted", st.Versions, "counter_buckets_deleted", st.Buckets)
 		}
 		select {
 		case <-ctx.Done():
@@ -112,7 +167,8 @@ func (j *Janitor) Run(ctx context.Context) error {
 	}
 }
 
-// Pass prunes every collection once.
+// Pass prunes every collection once: versions per Retention, then
+// counter buckets per Counters.
 func (j *Janitor) Pass(ctx context.Context) (JanitorStats, error) {
 	var st JanitorStats
 	colls, err := j.opts.Collections(ctx)
@@ -122,11 +178,24 @@ func (j *Janitor) Pass(ctx context.Context) (JanitorStats, error) {
 	now := j.opts.Now()
 	var errs []error
 	for _, c := range colls {
-		n, err := j.pruneCollection(ctx, c, now)
 		st.Collections++
-		st.Versions += n
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", c, err))
+		if j.opts.Retention.Enabled() {
+			n, err := j.pruneCollection(ctx, c, now)
+			st.Versions += n
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", c, err))
+			}
+		}
+		for _, p := range Periods {
+			before, ok := j.opts.Counters.Cutoff(p, now)
+			if !ok {
+				continue
+			}
+			n, err := j.store.PruneCounterBuckets(ctx, c, p, before)
+			st.Buckets += n
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %s counter buckets: %w", c, p, err))
+			}
 		}
 	}
 	return st, errors.Join(errs...)

@@ -101,6 +101,24 @@ func (r *Routed) Counters(ctx context.Context, c events.Collection) (*Counters, 
 	return s.Counters(ctx, c)
 }
 
+// CounterBuckets reads from the collection's store.
+func (r *Routed) CounterBuckets(ctx context.Context, c events.Collection, p Period, from, to time.Time) ([]CounterBucket, error) {
+	s, err := r.route(c)
+	if err != nil {
+		return nil, err
+	}
+	return s.CounterBuckets(ctx, c, p, from, to)
+}
+
+// PruneCounterBuckets prunes in the collection's store.
+func (r *Routed) PruneCounterBuckets(ctx context.Context, c events.Collection, p Period, before time.Time) (int, error) {
+	s, err := r.route(c)
+	if err != nil {
+		return 0, err
+	}
+	return s.PruneCounterBuckets(ctx, c, p, before)
+}
+
 // Close closes every store.
 func (r *Routed) Close(ctx context.Context) error {
 	var errs []error

@@ -134,6 +134,16 @@ type Store interface {
 	List(ctx context.Context, c events.Collection, q ListQuery) (*ListPage, error)
 	// Counters returns the totals of a collection (zeros if none yet).
 	Counters(ctx context.Context, c events.Collection) (*Counters, error)
+	// CounterBuckets returns c's counter buckets of period p whose Start
+	// is in [from, to), oldest first. Apply keeps a bucket of each Period
+	// for every event, by event time, with the totals' idempotency; a
+	// period without events of c has no bucket. An invalid p is an error
+	// matching events.ErrInvalid.
+	CounterBuckets(ctx context.Context, c events.Collection, p Period, from, to time.Time) ([]CounterBucket, error)
+	// PruneCounterBuckets deletes c's buckets of period p whose Start is
+	// before before, with their distinct values, and returns how many it
+	// deleted. Totals are kept. Pruning is idempotent.
+	PruneCounterBuckets(ctx context.Context, c events.Collection, p Period, before time.Time) (int, error)
 	// Close releases the store's connections.
 	Close(ctx context.Context) error
 }

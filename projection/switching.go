@@ -89,6 +89,16 @@ func (w *SwitchingStore) Counters(ctx context.Context, c events.Collection) (*Co
 	return w.store().Counters(ctx, c)
 }
 
+// CounterBuckets reads the store in force.
+func (w *SwitchingStore) CounterBuckets(ctx context.Context, c events.Collection, p Period, from, to time.Time) ([]CounterBucket, error) {
+	return w.store().CounterBuckets(ctx, c, p, from, to)
+}
+
+// PruneCounterBuckets prunes the store in force.
+func (w *SwitchingStore) PruneCounterBuckets(ctx context.Context, c events.Collection, p Period, before time.Time) (int, error) {
+	return w.store().PruneCounterBuckets(ctx, c, p, before)
+}
+
 // Close closes the store in force.
 func (w *SwitchingStore) Close(ctx context.Context) error {
 	return w.store().Close(ctx)

@@ -27,8 +27,15 @@
 // and Options.AnalyticsDatabase routes it to a database holding cnt_total:
 // one document per collection, _id "tenant:<scope>|db:<dbName>|coll:<coll>"
 // ("domain:<domain>|…", "generic|…" for the other tiers), with created,
-// updated, deleted, lastAt and lastSeq. Indexes are created the first time
-// a process writes to a collection.
+// updated, deleted, lastAt and lastSeq; cnt_day, cnt_week and cnt_month:
+// one document per collection and period of event time (projection.Period),
+// _id the cnt_total _id + "|day:2026-11-22", "|week:2026-W47" or
+// "|month:2026-11", with cnt_total's fields plus totalId (the cnt_total
+// _id), period, key and start (a date), indexed on (totalId, start), which
+// reads and pruning filter on; and cnt_unique: one document per distinct
+// value of a rule's countUnique prop per counter document (total or
+// bucket), indexed on (counterId, rule, field). Indexes are created the
+// first time a process writes to a collection.
 //
 // A payload is inline when it is at most Options.InlineLimit bytes, every
 // key in it can be a field (no '.', no leading '$', not empty: FerretDB
@@ -76,11 +83,14 @@
 //     replace filters on _id alone (a nested-field filter makes it decode
 //     the whole collection per write): there the forward-only guarantee
 //     rests on the read just before and on one writer per partition.
-//   - counters: each touched counter document's lastSeq is read, only
-//     events past it are counted, and the update is a compare-and-set on
-//     the lastSeq read. With one writer per partition it always matches;
-//     if it does not, Apply returns ErrCounterConflict and the batch is
-//     applied again, counting nothing twice.
+//   - counters: each touched counter document's lastSeq is read (one
+//     find for the totals, one per bucket collection), only events past
+//     it are counted, and the update is a compare-and-set on the lastSeq
+//     read (a new bucket is inserted: a duplicate key is a conflict).
+//     With one writer per partition it always matches; if it does not,
+//     Apply returns ErrCounterConflict and the batch is applied again,
+//     counting nothing twice. Distinct values are written first, read
+//     before they are inserted (most are there already).
 //
 // Writes go in that order (every collection's versions, then heads, then
 // counters), so a crash anywhere leaves a state that applying the batch

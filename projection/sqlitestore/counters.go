@@ -13,9 +13,11 @@ import (
 
 // count adds the batch's events past the collection's last counted
 // sequence to its totals: creates as created; updates, enrichments and
-// restores as updated; deletes and erasures as deleted. It runs in the
-// batch's transaction, on the one writer, so the read of last_seq and the
-// write cannot interleave with another batch.
+// restores as updated; deletes and erasures as deleted; and each event to
+// its period buckets past their own last_seq (see buckets.go). Rules are
+// evaluated once per event. It runs in the batch's transaction, on the
+// one writer, so the reads of last_seq and the writes cannot interleave
+// with another batch.
 func (s *Store) count(ctx context.Context, cn int64, g *collBatch) error {
 	table := countersTable(cn)
 	sel, err := s.wstmt(ctx, `SELECT last_seq FROM `+table+` WHERE db = ? AND coll = ?`)
@@ -26,71 +28,50 @@ func (s *Store) count(ctx context.Context, cn int64, g *collBatch) error {
 	if err := sel.QueryRowContext(ctx, g.db, g.coll.Name).Scan(&last); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("chronos: sqlitestore: read counters of %s: %w", g.coll, err)
 	}
-	from := last
-	var created, updated, deleted, lastNs int64
-	rules := make(map[string]*projection.RuleCounters)
-	var uniques []ruleUnique
+	bk, err := s.readBuckets(ctx, cn, g)
+	if err != nil {
+		return err
+	}
+	var total projection.CounterDelta
 	for _, ch := range g.changes {
 		seq := int64(ch.Seq) // checked by group
-		if seq <= last {
+		in := bk.of(ch.Event.At)
+		if seq <= last && !in.wants(seq) {
 			continue
 		}
-		last, lastNs = seq, nanos(ch.Event.At)
-		switch op := ch.Event.Op; {
-		case op == events.OpCreate:
-			created++
-		case op.Deletes():
-			deleted++
-		default:
-			updated++
+		t := projection.Tally(ch, s.opts.CounterRules)
+		if seq > last {
+			total.Add(&t)
+			last = seq
 		}
-		for i := range s.opts.CounterRules {
-			r := &s.opts.CounterRules[i]
-			if !r.Match(ch.Event) {
-				continue
-			}
-			rc := rules[r.Name]
-			if rc == nil {
-				rc = &projection.RuleCounters{}
-				rules[r.Name] = rc
-			}
-			rc.Count++
-			switch projection.Class(ch.Event.Op) {
-			case projection.RuleOnCreate:
-				rc.Created++
-			case projection.RuleOnDelete:
-				rc.Deleted++
-			default:
-				rc.Updated++
-			}
-			for _, u := range r.Uniques(ch.Event) {
-				uniques = append(uniques, ruleUnique{r.Name, u})
-			}
-		}
+		in.add(&t)
 	}
-	if last == from {
+	if err := s.writeBuckets(ctx, cn, g, bk); err != nil {
+		return err
+	}
+	if total.Empty() {
 		return nil
 	}
-	if len(rules) > 0 {
+	if len(total.Rules) > 0 {
 		upRule, err := s.wstmt(ctx, `INSERT INTO `+rulesTable(cn)+` (db, coll, rule, count, created, updated, deleted) VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (db, coll, rule) DO UPDATE SET count = count + excluded.count, created = created + excluded.created,
 	updated = updated + excluded.updated, deleted = deleted + excluded.deleted`)
 		if err != nil {
 			return err
 		}
-		for name, rc := range rules {
+		for name, rc := range total.Rules {
 			if _, err := upRule.ExecContext(ctx, g.db, g.coll.Name, name, rc.Count, rc.Created, rc.Updated, rc.Deleted); err != nil {
 				return fmt.Errorf("chronos: sqlitestore: write rule counters of %s: %w", g.coll, err)
 			}
 		}
 	}
-	if len(uniques) > 0 {
+	if len(total.Uniques) > 0 {
 		insUniq, err := s.wstmt(ctx, `INSERT INTO `+uniqTable(cn)+` (db, coll, rule, field, hash, value) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 		if err != nil {
 			return err
 		}
-		for _, u := range uniques {
-			if _, err := insUniq.ExecContext(ctx, g.db, g.coll.Name, u.rule, u.Field, u.Hash, u.Value); err != nil {
+		for _, u := range total.Uniques {
+			if _, err := insUniq.ExecContext(ctx, g.db, g.coll.Name, u.Rule, u.Field, u.Hash, u.Value); err != nil {
 				return fmt.Errorf("chronos: sqlitestore: write distinct values of %s: %w", g.coll, err)
 			}
 		}
@@ -101,7 +82,7 @@ ON CONFLICT (db, coll) DO UPDATE SET created = created + excluded.created, updat
 	if err != nil {
 		return err
 	}
-	if _, err := up.ExecContext(ctx, g.db, g.coll.Name, created, updated, deleted, last, lastNs); err != nil {
+	if _, err := up.ExecContext(ctx, g.db, g.coll.Name, total.Created, total.Updated, total.Deleted, int64(total.LastSeq), nanos(total.LastAt)); err != nil {
 		return fmt.Errorf("chronos: sqlitestore: write counters of %s: %w", g.coll, err)
 	}
 	return nil
@@ -141,12 +122,6 @@ func (s *Store) Counters(ctx context.Context, c events.Collection) (*projection.
 		}
 	}
 	return &n, nil
-}
-
-// ruleUnique is one distinct value seen by a rule.
-type ruleUnique struct {
-	rule string
-	projection.UniqueValue
 }
 
 // ruleCounters reads the rule totals of a collection, with a distinct

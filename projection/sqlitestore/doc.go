@@ -40,7 +40,12 @@
 //     (the event time, exact), meta and sys; never the payload. Indexed
 //     on (item, at_ns) for AsOf.
 //   - c<n>_cnt: one row per (database, collection): created, updated,
-//     deleted, last_seq, last_ns.
+//     deleted, last_seq, last_ns; c<n>_rules and c<n>_uniq its rule
+//     counts and distinct values.
+//   - c<n>_bkt, c<n>_brules, c<n>_buniq: the same per period bucket,
+//     keyed by (database, collection, period, start_ns), with the
+//     bucket's own last_seq. Open creates them in files written before
+//     they existed.
 //
 // A separate file per database would make a batch that spans scopes
 // several transactions (or ATTACHes, at most 125), and the process would

@@ -100,6 +100,45 @@ func countersDDL(n int64) []string {
 	value TEXT NOT NULL,
 	PRIMARY KEY (db, coll, rule, field, hash)
 ) WITHOUT ROWID`,
+		// Period buckets (buckets.go): the same three tables per bucket,
+		// keyed by (period, start_ns) after (db, coll), which reads and
+		// pruning scan in order.
+		`CREATE TABLE IF NOT EXISTS ` + c + `_bkt (
+	db       TEXT NOT NULL,
+	coll     TEXT NOT NULL,
+	period   TEXT NOT NULL,
+	start_ns INTEGER NOT NULL,
+	key      TEXT NOT NULL,
+	created  INTEGER NOT NULL,
+	updated  INTEGER NOT NULL,
+	deleted  INTEGER NOT NULL,
+	last_seq INTEGER NOT NULL,
+	last_ns  INTEGER NOT NULL,
+	PRIMARY KEY (db, coll, period, start_ns)
+) WITHOUT ROWID`,
+		`CREATE TABLE IF NOT EXISTS ` + c + `_brules (
+	db       TEXT NOT NULL,
+	coll     TEXT NOT NULL,
+	period   TEXT NOT NULL,
+	start_ns INTEGER NOT NULL,
+	rule     TEXT NOT NULL,
+	count    INTEGER NOT NULL,
+	created  INTEGER NOT NULL,
+	updated  INTEGER NOT NULL,
+	deleted  INTEGER NOT NULL,
+	PRIMARY KEY (db, coll, period, start_ns, rule)
+) WITHOUT ROWID`,
+		`CREATE TABLE IF NOT EXISTS ` + c + `_buniq (
+	db       TEXT NOT NULL,
+	coll     TEXT NOT NULL,
+	period   TEXT NOT NULL,
+	start_ns INTEGER NOT NULL,
+	rule     TEXT NOT NULL,
+	field    TEXT NOT NULL,
+	hash     TEXT NOT NULL,
+	value    TEXT NOT NULL,
+	PRIMARY KEY (db, coll, period, start_ns, rule, field, hash)
+) WITHOUT ROWID`,
 	}
 }
 
@@ -108,6 +147,9 @@ func verTable(n int64) string      { return "t" + strconv.FormatInt(n, 10) + "_v
 func countersTable(n int64) string { return "c" + strconv.FormatInt(n, 10) + "_cnt" }
 func rulesTable(n int64) string    { return "c" + strconv.FormatInt(n, 10) + "_rules" }
 func uniqTable(n int64) string     { return "c" + strconv.FormatInt(n, 10) + "_uniq" }
+func bucketTable(n int64) string   { return "c" + strconv.FormatInt(n, 10) + "_bkt" }
+func bRulesTable(n int64) string   { return "c" + strconv.FormatInt(n, 10) + "_brules" }
+func bUniqTable(n int64) string    { return "c" + strconv.FormatInt(n, 10) + "_buniq" }
 
 // route returns the database of c's heads and versions and of its
 // counters.

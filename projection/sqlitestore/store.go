@@ -165,6 +165,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		_ = s.w.Close()
 		return nil, fmt.Errorf("chronos: sqlitestore: create catalog in %s: %w", path, err)
 	}
+	if err := s.upgradeCounters(ctx); err != nil {
+		_ = s.wconn.Close()
+		_ = s.w.Close()
+		return nil, err
+	}
 	if s.r, err = openDB(path, true); err != nil {
 		_ = s.w.Close()
 		return nil, err

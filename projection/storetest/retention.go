@@ -17,9 +17,9 @@ import (
 // it).
 func testRetention(t *testing.T, s projection.Store) {
 	ctx := caseContext(t)
-	p, ok := s.(projection.VersionPruner)
+	p, ok := s.(projection.Pruner)
 	if !ok {
-		t.Fatalf("%T does not implement projection.VersionPruner; version retention needs it", s)
+		t.Fatalf("%T does not implement projection.Pruner (versions and counter buckets); the retention janitor needs it", s)
 	}
 	in := newIngest(t)
 	a, b, c := orders.Item("a"), orders.Item("b"), orders.Item("c")

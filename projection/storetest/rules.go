@@ -113,7 +113,27 @@ func wantRules(log []projection.Change, c events.Collection) map[string]projecti
 // rulesLog writes a random life of a few items whose payloads the rules
 // look at: creates, updates, enrichments, deletes and restores.
 func rulesLog(t testing.TB, rng *rand.Rand, c events.Collection, n int) []projection.Change {
-	in := newIngest(t)
+	w := newRulesWriter(newIngest(t), rng, c)
+	w.until(n)
+	return w.in.log(events.Partition(c, partitions))
+}
+
+// rulesWriter writes the random life of rulesLog, in steps.
+type rulesWriter struct {
+	in         *ingest
+	rng        *rand.Rand
+	c          events.Collection
+	live, dead []events.ItemRef
+	i          int
+}
+
+func newRulesWriter(in *ingest, rng *rand.Rand, c events.Collection) *rulesWriter {
+	return &rulesWriter{in: in, rng: rng, c: c}
+}
+
+// until writes events until the collection's partition holds n.
+func (rw *rulesWriter) until(n int) {
+	in, rng, c := rw.in, rw.rng, rw.c
 	statuses := []string{"r-paid", "r-shipped", "r-new", "paid"}
 	kinds := []string{"r-purchase", "r-view", "other"}
 	payload := func() string {
@@ -131,30 +151,28 @@ func rulesLog(t testing.TB, rng *rand.Rand, c events.Collection, n int) []projec
 		return p + "}"
 	}
 	w := write{actor: alice}
-	var live, dead []events.ItemRef
-	for i := 0; len(in.log(events.Partition(c, partitions))) < n; i++ {
+	for ; len(in.log(events.Partition(c, partitions))) < n; rw.i++ {
 		switch k := rng.IntN(10); {
-		case k < 3 || len(live) == 0 && len(dead) == 0:
-			ref := c.Item(fmt.Sprintf("r%d", i))
+		case k < 3 || len(rw.live) == 0 && len(rw.dead) == 0:
+			ref := c.Item(fmt.Sprintf("r%d", rw.i))
 			in.create(ref, payload(), w)
-			live = append(live, ref)
-		case k < 6 && len(live) > 0:
-			in.update(live[rng.IntN(len(live))], payload(), w)
-		case k < 7 && len(live) > 0:
-			in.enrich(live[rng.IntN(len(live))], payload(), "f@v1", w)
-		case k < 8 && len(live) > 0:
-			j := rng.IntN(len(live))
-			in.delete(live[j], w)
-			dead = append(dead, live[j])
-			live = slices.Delete(live, j, j+1)
-		case len(dead) > 0:
-			j := rng.IntN(len(dead))
-			in.restore(dead[j], 0, w)
-			live = append(live, dead[j])
-			dead = slices.Delete(dead, j, j+1)
+			rw.live = append(rw.live, ref)
+		case k < 6 && len(rw.live) > 0:
+			in.update(rw.live[rng.IntN(len(rw.live))], payload(), w)
+		case k < 7 && len(rw.live) > 0:
+			in.enrich(rw.live[rng.IntN(len(rw.live))], payload(), "f@v1", w)
+		case k < 8 && len(rw.live) > 0:
+			j := rng.IntN(len(rw.live))
+			in.delete(rw.live[j], w)
+			rw.dead = append(rw.dead, rw.live[j])
+			rw.live = slices.Delete(rw.live, j, j+1)
+		case len(rw.dead) > 0:
+			j := rng.IntN(len(rw.dead))
+			in.restore(rw.dead[j], 0, w)
+			rw.live = append(rw.live, rw.dead[j])
+			rw.dead = slices.Delete(rw.dead, j, j+1)
 		}
 	}
-	return in.log(events.Partition(c, partitions))
 }
 
 // checkRules compares a collection's rule counters with a brute-force

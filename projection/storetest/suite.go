@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) projection.Store) {
 	t.Run("ConcurrentPartitions", func(t *testing.T) { testConcurrentPartitions(t, newStore(t)) })
 	t.Run("CounterRules", func(t *testing.T) { testCounterRules(t, newStore) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, newStore(t)) })
+	t.Run("CounterBuckets", func(t *testing.T) { testCounterBuckets(t, newStore) })
 	runList(t, newStore)
 }
 
