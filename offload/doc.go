@@ -1,6 +1,8 @@
 // Package offload owns where version payloads live once they leave the log:
 // the compression codecs, the blob [Store] interface and its conformance
-// suite (offload/storetest), and the offloader worker ([Offloader]).
+// suite (offload/storetest), the offloader worker ([Offloader]) with its
+// metrics ([NewMetrics]), and the decoded content of base64 properties
+// ([ContentProp], [ContentKey]).
 //
 // # Backends
 //
@@ -27,12 +29,33 @@
 // another key. A file system cannot hold both "a" (a file) and "a/b" (a file
 // inside a directory "a"), so neither can versitygw's posix backend or the
 // local store. Callers must choose layouts in which every object name is a
-// leaf. The version layout of [VersionKey],
+// leaf. The layout of one version of an item is
 //
-//	<collection>/<itemId>/v<ov>/item.json[.<codec suffix>]
+//	<collection>/<itemId>/v<ov>/item.json[.<codec suffix>]   VersionKey: the payload (versions bucket)
+//	<collection>/<itemId>/v<ov>/<prop>/blob.bin               ContentKey: a base64 prop's bytes (content bucket)
+//	<collection>/<itemId>/v<ov>/<prop>/text.txt               ContentKey: a preferredText prop's UTF-8 text
 //
-// respects it: objects are always named item.json*, and nothing is ever
-// stored under a name that is also a directory of the layout.
+// and claim-checked documents are at <collection>/claims.sha256/<hex>.json.zst
+// (ingest.ClaimKey) in the versions bucket. It respects the rule even when
+// one bucket fills every role: the objects of v<ov>/ are item.json* and the
+// directories <prop>/, and the configuration refuses a base64 property
+// whose name is not one key segment or begins with "item.json"; item ids
+// are tokens, which never contain the "." of "claims.sha256". Deleting the
+// prefix "<collection>/<itemId>/v<ov>/" of both buckets removes a version's
+// blobs.
+//
+// # Content
+//
+// For a collection whose configuration declares base64Props, the
+// Offloader also decodes each such top-level property of every version
+// that holds it as a base64 string, and stores the bytes at [ContentKey]
+// in the route's content bucket: as they are (blob.bin), or, for a
+// preferredText property, transcoded from its textCharset to UTF-8
+// (text.txt; see [ContentProp.Decode]). The payload itself is stored
+// unchanged, so readers get the document as written. A claim-checked
+// document's content is read from its claim. The query service serves the
+// content, decoding it from the version itself while the offloader has
+// not stored it yet.
 //
 // # Codecs
 //

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -33,6 +34,18 @@ type OffloaderOptions struct {
 	Retry fallbackq.Config
 	// Metrics counts retries and dead letters; nil counts nothing.
 	Metrics *fallbackq.Metrics
+	// OffloadMetrics counts objects, bytes and failed attempts, and
+	// samples the lag of every partition; nil counts nothing.
+	OffloadMetrics *Metrics
+	// LagInterval is how often OffloadMetrics' lag is sampled; default 5s.
+	LagInterval time.Duration
+	// Content resolves the bucket of a collection's base64 content (the
+	// route's content bucket). Nil, or a nil Base64Props, writes no
+	// content.
+	Content Resolver
+	// Base64Props returns the base64 properties of a collection by name
+	// (its collection map's base64Props); nil or empty: none.
+	Base64Props func(events.Collection) map[string]ContentProp
 	// Partitions to offload; default all of the log's.
 	Partitions []int
 	// Logger; default slog.Default().
@@ -60,13 +73,18 @@ func (o *OffloaderOptions) setDefaults(p int) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.LagInterval <= 0 {
+		o.LagInterval = 5 * time.Second
+	}
 }
 
 // Offloader writes every version's payload to the blob store of its
-// collection at VersionKey(collection, item, ov, codec). It is order-free:
-// the key is deterministic and Put is idempotent, so a redelivered event
-// rewrites the same bytes. Failures go through a fallbackq.Handler: a
-// failed upload is redelivered by JetStream (NakWithDelay) on the retry
+// collection at VersionKey(collection, item, ov, codec), and the decoded
+// content of each of its base64 properties to the collection's content
+// store at ContentKey. It is order-free: the keys are deterministic and
+// Put is idempotent, so a redelivered event rewrites the same bytes.
+// Failures go through a fallbackq.Handler: a failed upload (payload or
+// content alike) is redelivered by JetStream (NakWithDelay) on the retry
 // policy's schedule, and an event that can never be offloaded, or whose
 // retries are used up, is copied to the DLQ (consumer name Durable) and
 // can be replayed from there once the cause is fixed.
@@ -110,6 +128,13 @@ func (o *Offloader) Run(ctx context.Context) error {
 	sem := make(chan struct{}, o.opts.Concurrency)
 	var wg sync.WaitGroup
 	errs := make(chan error, len(o.opts.Partitions)+1)
+	if o.opts.OffloadMetrics != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o.sampleLag(ctx)
+		}()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -173,6 +198,23 @@ func (o *Offloader) runPartition(ctx context.Context, part int, sem chan struct{
 	}
 }
 
+// sampleLag samples the lag of every partition every LagInterval until
+// ctx ends: on a timer rather than at each scrape, so that the cost to the
+// server (two requests per partition) does not depend on how many
+// scrapers there are.
+func (o *Offloader) sampleLag(ctx context.Context) {
+	t := time.NewTicker(o.opts.LagInterval)
+	defer t.Stop()
+	for {
+		o.opts.OffloadMetrics.sampleLag(ctx, o.log, o.opts.Durable, o.opts.Partitions)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 func (o *Offloader) handle(ctx context.Context, m jetstream.Msg) {
 	_ = o.handler.Process(ctx, m, o.process) // Process logs, settles and retries
 }
@@ -182,22 +224,35 @@ func (o *Offloader) handle(ctx context.Context, m jetstream.Msg) {
 func (o *Offloader) process(ctx context.Context, m jetstream.Msg) error {
 	rec, err := clog.DecodeMsg(m, o.log.Limits())
 	if err != nil {
+		o.opts.OffloadMetrics.failed()
 		return err
 	}
 	err = o.Offload(ctx, rec)
+	if err != nil {
+		o.opts.OffloadMetrics.failed()
+	}
 	if errors.Is(err, ErrInvalidKey) || errors.Is(err, ErrSizeMismatch) {
 		return fallbackq.MarkTerminal(err)
 	}
 	return err
 }
 
-// Offload writes rec's payload to its blob key. Events without an inline
-// payload (erase, claim-checked) have nothing to write. It is idempotent.
+// Offload writes rec's payload to its blob key, then the content of each
+// base64 property of its collection to its content key. An erase has
+// nothing to write; a claim-checked payload is already stored, but its
+// base64 content is read from the claim and written. It is idempotent.
 func (o *Offloader) Offload(ctx context.Context, rec *clog.Record) error {
 	ev := rec.Event
-	if len(ev.Payload) == 0 {
-		return nil
+	if len(ev.Payload) > 0 {
+		if err := o.offloadVersion(ctx, rec); err != nil {
+			return err
+		}
 	}
+	return o.offloadContent(ctx, rec)
+}
+
+func (o *Offloader) offloadVersion(ctx context.Context, rec *clog.Record) error {
+	ev := rec.Event
 	store, err := o.resolve(rec.Ref.Collection)
 	if err != nil {
 		return err
@@ -214,6 +269,7 @@ func (o *Offloader) Offload(ctx context.Context, rec *clog.Record) error {
 	if err := store.Put(ctx, key, bytes.NewReader(data), int64(len(data))); err != nil {
 		return fmt.Errorf("chronos: offload %s v%d: %w", rec.Ref, ev.OV, err)
 	}
+	o.opts.OffloadMetrics.stored(KindVersion, len(ev.Payload), len(data))
 	return nil
 }
 

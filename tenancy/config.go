@@ -225,12 +225,22 @@ type CollectionMap struct {
 	Projection map[string]ProjectionSpec `json:"projection,omitempty"`
 }
 
-// Base64Prop describes a property holding base64-encoded content.
+// Base64Prop describes a top-level property holding base64-encoded
+// content. The offloader stores the decoded content of each version at
+// <collection>/<itemId>/v<ov>/<prop>/blob.bin (text.txt with
+// PreferredText) in the route's content bucket, and the query service
+// serves it; the property's name is that key segment, so it must not
+// contain '/' nor begin with "item.json" (see validation).
 type Base64Prop struct {
 	// ContentType is the MIME type of the decoded bytes. Required.
-	ContentType   string `json:"contentType"`
-	PreferredText bool   `json:"preferredText,omitempty"`
-	TextCharset   string `json:"textCharset,omitempty"`
+	ContentType string `json:"contentType"`
+	// PreferredText stores and serves the content as UTF-8 text
+	// (text.txt), transcoded from TextCharset, instead of the bytes.
+	PreferredText bool `json:"preferredText,omitempty"`
+	// TextCharset is the charset of the decoded bytes of a PreferredText
+	// property, one of TextCharsets; default utf-8. Ignored without
+	// PreferredText.
+	TextCharset string `json:"textCharset,omitempty"`
 }
 
 // CollectionValidation lists the properties a write must carry.

@@ -164,6 +164,26 @@ func TestParseErrors(t *testing.T) {
 			`chronos: config: collectionMaps.users.indexedProps[0]: "$where" must not start with '$'`},
 		{"base64 content type", conf(`"collectionMaps": {"docs": {"indexedProps": [], "base64Props": {"file": {}}}}`), nil,
 			`chronos: config: collectionMaps.docs.base64Props.file.contentType: required`},
+		{"base64 content type syntax", conf(`"collectionMaps": {"docs": {"indexedProps": [], "base64Props": {"file": {"contentType": "pdf/"}}}}`), nil,
+			`chronos: config: collectionMaps.docs.base64Props.file.contentType: "pdf/" is not a MIME type such as application/pdf or text/plain`},
+		{"base64 prop with a slash", conf(`"collectionMaps": {"docs": {"indexedProps": [], "base64Props": {"a/b": {"contentType": "image/png"}}}}`), nil,
+			`chronos: config: collectionMaps.docs.base64Props["a/b"]: "a/b" must not contain '/' or '\': a base64 property name becomes one blob key segment`},
+		{"base64 prop with a backslash", conf(`"collectionMaps": {"docs": {"indexedProps": [], "base64Props": {"a\\b": {"contentType": "image/png"}}}}`), nil,
+			`chronos: config: collectionMaps.docs.base64Props["a\\b"]: "a\\b" must not contain '/' or '\': a base64 property name becomes one blob key segment`},
+		{"base64 prop dot-dot", conf(`"collectionMaps": {"docs": {"indexedProps": [], "base64Props": {"..": {"contentType": "image/png"}}}}`), nil,
+			`chronos: config: collectionMaps.docs.base64Props[".."]: ".." cannot be a blob key segment`},
+		{"base64 prop dot", conf(`"collectionMaps": {"docs": {"indexedProps": [], "base64Props": {".": {"contentType": "image/png"}}}}`), nil,
+			`chronos: config: collectionMaps.docs.base64Props["."]: "." cannot be a blob key segment`},
+		{"base64 prop control character", conf(`"collectionMaps": {"docs": {"indexedProps": [], "base64Props": {"a\u0007": {"contentType": "image/png"}}}}`), nil,
+			`chronos: config: collectionMaps.docs.base64Props["a\a"]: "a\a" contains the control character U+0007`},
+		{"base64 prop too long", conf(`"collectionMaps": {"docs": {"indexedProps": [], "base64Props": {"` + strings.Repeat("p", 256) + `": {"contentType": "image/png"}}}}`), nil,
+			`chronos: config: collectionMaps.docs.base64Props.` + strings.Repeat("p", 256) + `: is 256 bytes long; a base64 property name becomes a blob key segment, at most 255 bytes`},
+		{"base64 prop item.json", conf(`"collectionMaps": {"docs": {"indexedProps": [], "base64Props": {"item.json.zst": {"contentType": "image/png"}}}}`), nil,
+			`chronos: config: collectionMaps.docs.base64Props["item.json.zst"]: "item.json.zst" must not begin with "item.json": the version payload's blob has that name in the same directory`},
+		{"base64 prop system field", conf(`"collectionMaps": {"docs": {"indexedProps": [], "base64Props": {"_system": {"contentType": "image/png"}}}}`), nil,
+			`chronos: config: collectionMaps.docs.base64Props._system: "_system" is a system field`},
+		{"base64 text charset", conf(`"collectionMaps": {"docs": {"indexedProps": [], "base64Props": {"note": {"contentType": "text/plain", "preferredText": true, "textCharset": "koi8-r"}}}}`), nil,
+			`chronos: config: collectionMaps.docs.base64Props.note.textCharset: "koi8-r" is not one of utf-8, us-ascii, iso-8859-1 (latin1)`},
 		{"counter op", conf(`"counterRules": {"rules": [{"name": "c", "on": ["INSERT"], "when": {}}]}`), nil,
 			`chronos: config: counterRules.rules[0].on[0]: "INSERT" is not one of CREATE, UPDATE, DELETE`},
 		{"counter when", conf(`"counterRules": {"rules": [{"name": "c"}]}`), nil,
@@ -239,5 +259,21 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("error:\n got %s\nwant %s", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// Every base64Props name and textCharset the rules allow parses: names
+// with dots and non-ASCII letters, charsets in any case and alias.
+func TestBase64PropsAccepted(t *testing.T) {
+	for _, charset := range append([]string{"", "UTF-8", "Latin1", "US-ASCII"}, TextCharsets...) {
+		props := `"photo.png": {"contentType": "image/png"}, "résumé": {"contentType": "application/pdf"}, ` +
+			`"item-json": {"contentType": "application/json"}, "note": {"contentType": "text/plain; charset=latin1", "preferredText": true, "textCharset": "` + charset + `"}`
+		cfg, err := Parse([]byte(conf(`"collectionMaps": {"docs": {"indexedProps": [], "base64Props": {`+props+`}}}`)), testEnv(nil))
+		if err != nil {
+			t.Fatalf("textCharset %q: %v", charset, err)
+		}
+		if got := cfg.CollectionMaps["docs"].Base64Props["note"]; got.TextCharset != charset || !got.PreferredText {
+			t.Errorf("note = %+v, want textCharset %q", got, charset)
+		}
 	}
 }

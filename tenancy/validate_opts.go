@@ -2,10 +2,13 @@ package tenancy
 
 import (
 	"encoding/hex"
+	"fmt"
+	"mime"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/chronos-go/chronos/events"
 )
@@ -19,6 +22,38 @@ func propProblem(p string) string {
 		return quote(p) + " must not start with '$'"
 	case p == "_id" || p == "_system" || strings.HasPrefix(p, "_system."):
 		return quote(p) + " is a system field"
+	}
+	return ""
+}
+
+// TextCharsets are the names textCharset accepts, in any case: utf-8 (the
+// default; also utf8), us-ascii (ascii) and iso-8859-1 (latin1). The
+// offloader transcodes a preferredText property's content from it to
+// UTF-8 (offload.ParseCharset holds the same list; a test there keeps the
+// two equal, as tenancy does not import offload).
+var TextCharsets = []string{"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin1"}
+
+// contentSegmentProblem checks a base64Props name as the key segment it
+// becomes in the content layout, <collection>/<itemId>/v<ov>/<prop>/blob.bin:
+// the rules of one segment of offload.ValidateKey (duplicated here, as
+// tenancy does not import offload), and not a name beginning with
+// "item.json", the version payload's object in the same directory (a
+// directory and an object of one name cannot coexist on a file system).
+func contentSegmentProblem(p string) string {
+	switch {
+	case len(p) > 255:
+		return "is " + strconv.Itoa(len(p)) + " bytes long; a base64 property name becomes a blob key segment, at most 255 bytes"
+	case p == "." || p == "..":
+		return quote(p) + " cannot be a blob key segment"
+	case strings.ContainsAny(p, "/\\"):
+		return quote(p) + " must not contain '/' or '\\': a base64 property name becomes one blob key segment"
+	case strings.HasPrefix(p, "item.json"):
+		return quote(p) + " must not begin with \"item.json\": the version payload's blob has that name in the same directory"
+	}
+	for _, r := range p {
+		if unicode.IsControl(r) {
+			return quote(p) + " contains the control character " + fmt.Sprintf("%U", r)
+		}
 	}
 	return ""
 }
@@ -58,9 +93,17 @@ func (c *Config) validateCollectionMaps(ps *problems) {
 			p := join(path+".base64Props", prop)
 			if msg := propProblem(prop); msg != "" {
 				ps.add(p, msg)
+			} else if msg := contentSegmentProblem(prop); msg != "" {
+				ps.add(p, msg)
 			}
-			if m.Base64Props[prop].ContentType == "" {
+			bp := m.Base64Props[prop]
+			if bp.ContentType == "" {
 				ps.add(p+".contentType", "required")
+			} else if _, _, err := mime.ParseMediaType(bp.ContentType); err != nil {
+				ps.add(p+".contentType", quote(bp.ContentType)+" is not a MIME type such as application/pdf or text/plain")
+			}
+			if bp.TextCharset != "" && !slices.Contains(TextCharsets, strings.ToLower(bp.TextCharset)) {
+				ps.add(p+".textCharset", quote(bp.TextCharset)+" is not one of utf-8, us-ascii, iso-8859-1 (latin1)")
 			}
 		}
 		props(ps, path+".hiddenFields", m.HiddenFields)
