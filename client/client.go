@@ -90,11 +90,14 @@ type request struct {
 	// noDedupe marks a write the server does not deduplicate (an atomic
 	// batch): it is retried only when it cannot have reached the server.
 	noDedupe bool
+	// read marks a call that changes nothing whatever its method (a POST
+	// of a list query).
+	read bool
 }
 
 // safe reports whether repeating r cannot apply it twice.
 func (r *request) safe() bool {
-	return !r.noDedupe && (r.method == http.MethodGet || r.header.Get("Idempotency-Key") != "")
+	return !r.noDedupe && (r.read || r.method == http.MethodGet || r.header.Get("Idempotency-Key") != "")
 }
 
 // call runs r with retries and decodes a 2xx JSON body into out.

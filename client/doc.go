@@ -8,8 +8,13 @@
 // collection, with a typed, context-aware method per operation: Create,
 // Update, Delete, Enrich, Restore and Batch write; Get, GetVersion and
 // GetAsOf read, returning an *Item whose Data is the user's document and
-// whose System is its "_system" block. Documents are json.RawMessage,
-// []byte holding JSON, or anything json.Marshal encodes as an object.
+// whose System is its "_system" block; List (one page of a Query) and
+// ListAll (every page, as an iterator) select items by their indexed
+// props; History and AllVersions page through an item's versions;
+// Counters returns a collection's write totals; Client.Tiered fetches a
+// knowledge or metadata record across the tenant, domain and generic
+// tiers. Documents are json.RawMessage, []byte holding JSON, or anything
+// json.Marshal encodes as an object.
 //
 // Errors are values: a stale expected version is a *ConflictError holding
 // the item's current version; other API errors are *APIError with the
@@ -34,7 +39,10 @@
 //
 // Reads come from the read model, which follows the log asynchronously
 // (milliseconds behind when healthy): a Get right after a write may not
-// see it yet.
+// see it yet. To read your writes, give the read AfterWrite(result) (or
+// MinSeq(result.Seq)): the server waits until the read model has applied
+// that write, within a bound, and otherwise answers a *BehindError
+// (ErrBehind) holding the position it reached.
 //
 // # Producer
 //

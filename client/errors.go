@@ -37,6 +37,11 @@ var ErrTooLarge = events.ErrTooLarge
 // combination, such as WithExpectedOV on a create.
 var ErrInvalidOption = errors.New("chronos: invalid option")
 
+// ErrBehind matches a read whose MinSeq the read model had not reached
+// when the server stopped waiting (HTTP 504 min_seq_timeout); the error is
+// a *BehindError.
+var ErrBehind = errors.New("chronos: the read model is behind the sequence asked for")
+
 // ErrClosed is returned by a Producer after Close.
 var ErrClosed = errors.New("chronos: producer is closed")
 
@@ -47,6 +52,9 @@ type APIError struct {
 	Status  int
 	Code    string
 	Message string
+	// Field names the input the server rejected, when it says: a query
+	// parameter, a body key, or a path into one such as "filter.color".
+	Field string
 	// Fields holds the other members of the error body, if any.
 	Fields map[string]json.RawMessage
 }
@@ -94,6 +102,25 @@ func (e *ConflictError) Error() string {
 // Is reports whether target is ErrConflict.
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 
+// BehindError reports that the read model had applied sequence Position
+// of the collection's partition, short of the MinSeq the read asked for,
+// when the server stopped waiting. Nothing was read; retry later.
+type BehindError struct {
+	Partition int
+	MinSeq    uint64
+	Position  uint64
+	// Message is the server's message.
+	Message string
+}
+
+// Error names the partition and both sequences.
+func (e *BehindError) Error() string {
+	return fmt.Sprintf("chronos: the read model of partition %d is at seq %d, short of minSeq %d (HTTP 504 min_seq_timeout)", e.Partition, e.Position, e.MinSeq)
+}
+
+// Is reports whether target is ErrBehind.
+func (e *BehindError) Is(target error) bool { return target == ErrBehind }
+
 // errorBody is the JSON error body of the HTTP API.
 type errorBody struct {
 	Error map[string]json.RawMessage `json:"error"`
@@ -122,16 +149,25 @@ func errorFromFields(status int, f map[string]json.RawMessage, id string) error 
 			return ce
 		}
 	}
+	if status == http.StatusGatewayTimeout && code == "min_seq_timeout" {
+		be := &BehindError{Message: msg}
+		if json.Unmarshal(f["position"], &be.Position) == nil && json.Unmarshal(f["minSeq"], &be.MinSeq) == nil {
+			_ = json.Unmarshal(f["partition"], &be.Partition)
+			return be
+		}
+	}
+	var field string
+	_ = json.Unmarshal(f["field"], &field)
 	rest := make(map[string]json.RawMessage, len(f))
 	for k, v := range f {
-		if k != "code" && k != "message" {
+		if k != "code" && k != "message" && k != "field" {
 			rest[k] = v
 		}
 	}
 	if len(rest) == 0 {
 		rest = nil
 	}
-	return &APIError{Status: status, Code: code, Message: msg, Fields: rest}
+	return &APIError{Status: status, Code: code, Message: msg, Field: field, Fields: rest}
 }
 
 // excerpt returns the start of a non-JSON error body, for messages.

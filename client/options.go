@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -259,11 +260,88 @@ func (w writeOptions) header() (http.Header, error) {
 	return h, nil
 }
 
-// ReadOption modifies a read.
+// ReadOption modifies a read: Get, GetVersion, GetAsOf, List, ListAll,
+// History, AllVersions and Counters take them (Counters only MinSeq and
+// AfterWrite).
 type ReadOption func(*readOptions)
 
-type readOptions struct{ includeDeleted bool }
+type readOptions struct {
+	includeDeleted bool
+	minSeq         uint64
+	fields         []string // nil: not set
+	projection     string
+	includeHidden  bool
+}
+
+func applyRead(opts []ReadOption) readOptions {
+	var o readOptions
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	return o
+}
 
 // IncludeDeleted returns a deleted item (its last document, with
-// System.Deleted set) instead of ErrNotFound.
+// System.Deleted set) instead of ErrNotFound; List and ListAll also list
+// items whose latest version is a deletion.
 func IncludeDeleted() ReadOption { return func(o *readOptions) { o.includeDeleted = true } }
+
+// MinSeq makes the read wait until the read model has applied sequence seq
+// of the collection's partition: the Seq of a write's Result, so that the
+// read sees that write (read-your-writes). The server waits a bounded time
+// (5 seconds by default), then fails with a *BehindError holding the
+// position it reached; such a failure is not retried. 0 waits for nothing.
+// It is sent as the Chronos-Min-Seq header.
+func MinSeq(seq uint64) ReadOption {
+	return func(o *readOptions) { o.minSeq = max(o.minSeq, seq) }
+}
+
+// AfterWrite is MinSeq(res.Seq): the read sees the write res reports, and
+// everything written to the collection before it. Several AfterWrite and
+// MinSeq options of one collection wait for the highest sequence.
+func AfterWrite(res Result) ReadOption { return MinSeq(res.Seq) }
+
+// Fields returns only these parts of each item besides "_id": top-level
+// props, "_system" (the whole block) or "_system.<key>". System is then
+// zero unless "_system" or some of its keys are named.
+func Fields(names ...string) ReadOption {
+	return func(o *readOptions) { o.fields = append([]string{}, names...) }
+}
+
+// Projection returns the parts of each item that the collection map's
+// projection preset name lists; it cannot be combined with Fields.
+func Projection(name string) ReadOption { return func(o *readOptions) { o.projection = name } }
+
+// IncludeHidden also returns the collection map's hidden fields, which
+// every read leaves out otherwise.
+func IncludeHidden() ReadOption { return func(o *readOptions) { o.includeHidden = true } }
+
+// query sets the URL parameters of o on q (a GET of an item or its
+// versions).
+func (o readOptions) query(q url.Values) {
+	if o.includeDeleted {
+		q.Set("includeDeleted", "true")
+	}
+	if o.fields != nil {
+		q.Set("fields", strings.Join(o.fields, ","))
+	}
+	if o.projection != "" {
+		q.Set("projection", o.projection)
+	}
+	if o.includeHidden {
+		q.Set("includeHidden", "true")
+	}
+}
+
+// header returns the request headers of o (nil when none).
+func (o readOptions) header() http.Header {
+	if o.minSeq == 0 {
+		return nil
+	}
+	return http.Header{minSeqHeader: {strconv.FormatUint(o.minSeq, 10)}}
+}
+
+// minSeqHeader carries MinSeq.
+const minSeqHeader = "Chronos-Min-Seq"

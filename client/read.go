@@ -61,14 +61,15 @@ type System struct {
 
 // Get returns the current version of an item. A deleted item is
 // ErrNotFound unless IncludeDeleted is given. The read model follows the
-// log within milliseconds, so a write may not be visible yet.
+// log within milliseconds, so a write may not be visible yet: give
+// AfterWrite(result) (or MinSeq) to read your own write.
 func (col *Collection) Get(ctx context.Context, id string, opts ...ReadOption) (*Item, error) {
 	return col.get(ctx, id, nil, opts)
 }
 
 // GetVersion returns version ov of an item, deleted or not.
-func (col *Collection) GetVersion(ctx context.Context, id string, ov uint64) (*Item, error) {
-	return col.get(ctx, id, url.Values{"ov": {strconv.FormatUint(ov, 10)}}, nil)
+func (col *Collection) GetVersion(ctx context.Context, id string, ov uint64, opts ...ReadOption) (*Item, error) {
+	return col.get(ctx, id, url.Values{"ov": {strconv.FormatUint(ov, 10)}}, opts)
 }
 
 // GetAsOf returns the version of an item in force at time at. A version
@@ -84,20 +85,13 @@ func (col *Collection) get(ctx context.Context, id string, q url.Values, opts []
 	if err := events.ValidateToken("id", id); err != nil {
 		return nil, err
 	}
-	var o readOptions
-	for _, f := range opts {
-		if f != nil {
-			f(&o)
-		}
+	o := applyRead(opts)
+	if q == nil {
+		q = url.Values{}
 	}
-	if o.includeDeleted {
-		if q == nil {
-			q = url.Values{}
-		}
-		q.Set("includeDeleted", "true")
-	}
+	o.query(q)
 	var raw json.RawMessage
-	if err := col.c.call(ctx, request{method: http.MethodGet, path: col.item(id), query: q, id: id}, &raw); err != nil {
+	if err := col.c.call(ctx, request{method: http.MethodGet, path: col.item(id), query: q, header: o.header(), id: id}, &raw); err != nil {
 		return nil, err
 	}
 	return splitItem(raw)

@@ -41,7 +41,8 @@ func (c *Client) withRetry(ctx context.Context, r *request) ([]byte, error) {
 			return body, nil
 		default:
 			failure = decodeError(status, body, r.id)
-			retry = r.safe() && retryableStatus(status)
+			// The server already waited for a MinSeq it did not reach.
+			retry = r.safe() && retryableStatus(status) && !errors.Is(failure, ErrBehind)
 		}
 		if !retry {
 			return nil, withAttempts(failure, attempt)

@@ -46,4 +46,14 @@
 // "_system.<key>"; "_id" always comes), a named projection preset of the
 // collection map, and includeHidden (the map's hiddenFields are removed
 // from every item otherwise, whatever fields say).
+//
+// # Content
+//
+// GET {base}/items/{id}/content/{prop} (Service.Content) serves one of a
+// collection's base64Props decoded, with the prop's Content-Type, from the
+// content store the offloader writes (offload.ContentKey), or decoded from
+// the version's payload while it has not: like payloads, content never
+// waits for the offloader. Naming the prop is asking for it, so a hidden
+// field is served too. The bytes are the user's, so they go out with
+// X-Content-Type-Options: nosniff and a sandboxing Content-Security-Policy.
 package query

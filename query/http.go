@@ -36,8 +36,9 @@ func NewHandler(svc *Service, logger *slog.Logger) *Handler {
 //
 //	GET  {base}/items/{id}           latest; ?ov=N a version; ?at=T as of a time
 //	GET  {base}/items/{id}/versions  history: ?after=<ov>&limit=&order=asc|desc
+//	GET  {base}/items/{id}/content/{prop}  a base64 prop's decoded content; ?ov=N
 //	POST {base}/query                list (ListRequest)
-//	GET  {base}/counters             write totals
+//	GET  {base}/counters             write totals; ?period=day|week|month&from=&to= the period buckets
 //	GET  {base}/watch                change feed (Server-Sent Events)
 //	GET  /v1/{knowledge|metadata}/tiered/{collection}  tiered fetch
 //
@@ -56,6 +57,7 @@ func (h *Handler) routes() []httpapi.Route {
 	return []httpapi.Route{
 		{Pattern: "GET " + BasePath + "/items/{id}", Handler: h.get},
 		{Pattern: "GET " + BasePath + "/items/{id}/versions", Handler: h.versions},
+		{Pattern: "GET " + BasePath + "/items/{id}/content/{prop}", Handler: httpapi.Handle(h.log, h.content)},
 		{Pattern: "POST " + BasePath + "/query", Handler: h.list},
 		{Pattern: "GET " + BasePath + "/counters", Handler: h.counters},
 		{Pattern: "GET " + BasePath + "/watch", Handler: h.watch},
@@ -73,12 +75,12 @@ func itemFromPath(r *http.Request) (events.ItemRef, error) { return httpapi.Item
 // get serves latest, ?ov=N and ?at=<RFC3339>.
 func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 	it, err := h.read(r)
+	if err == nil {
+		err = writeItem(w, it)
+	}
 	if err != nil {
 		httpapi.WriteError(w, r, h.log, err)
-		return
 	}
-	w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(it.System.OV, 10)))
-	httpapi.WriteJSON(w, http.StatusOK, it)
 }
 
 func (h *Handler) read(r *http.Request) (*Item, error) {
@@ -89,7 +91,10 @@ func (h *Handler) read(r *http.Request) (*Item, error) {
 	if err := h.awaitMinSeq(r, ref.Collection); err != nil {
 		return nil, err
 	}
-	q := r.URL.Query()
+	var q url.Values // nil reads as empty: most reads have no parameters
+	if r.URL.RawQuery != "" {
+		q = r.URL.Query()
+	}
 	var o ReadOptions
 	if o.IncludeDeleted, err = boolParam(q, "includeDeleted"); err != nil {
 		return nil, err
@@ -250,10 +255,22 @@ func (h *Handler) doList(w http.ResponseWriter, r *http.Request) (*ListResult, e
 	return h.svc.List(r.Context(), c, *req)
 }
 
+// counters serves the totals, or with ?period= the counter buckets.
 func (h *Handler) counters(w http.ResponseWriter, r *http.Request) {
 	c, err := collectionFromPath(r)
+	var br *BucketRange
+	if err == nil {
+		br, err = bucketRange(r.URL.Query())
+	}
 	if err == nil {
 		err = h.awaitMinSeq(r, c)
+	}
+	if err == nil && br != nil {
+		var v *BucketsView
+		if v, err = h.svc.CounterBuckets(r.Context(), c, *br); err == nil {
+			httpapi.WriteJSON(w, http.StatusOK, v)
+			return
+		}
 	}
 	if err == nil {
 		var v *CountersView

@@ -97,8 +97,10 @@ func (*minSeqUnavailable) HTTPStatus() (int, string) {
 
 // minSeqParam reads ?minSeq= or the Chronos-Min-Seq header.
 func minSeqParam(r *http.Request) (uint64, error) {
-	v := r.URL.Query().Get("minSeq")
-	field := "minSeq"
+	v, field := "", "minSeq"
+	if r.URL.RawQuery != "" {
+		v = r.URL.Query().Get("minSeq")
+	}
 	if v == "" {
 		v, field = r.Header.Get(MinSeqHeader), MinSeqHeader
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/chronos-go/chronos/events"
@@ -38,9 +37,16 @@ type Options struct {
 	// Set it only to route presigning elsewhere.
 	Presign func(ctx context.Context, c events.Collection, key string, ttl time.Duration) (string, error)
 	// Auth, when set, authorizes each tier a tiered read visits (see
-	// Tiered); nil allows every tier (the HTTP stack's middleware, or a
-	// trusted caller, has authorized already).
+	// Tiered). Nil: PrincipalAuth for a request that carries a
+	// tenancy.Principal (the HTTP middleware leaves tiered reads to this
+	// check), every tier for a trusted in-process caller without one.
 	Auth func(ctx context.Context, c events.Collection) error
+	// Content resolves the store of a collection's decoded base64
+	// content (the route's content bucket), which Content reads first and
+	// whose own Presign signs content URLs (Presign above routes payload
+	// URLs only). Nil: content is always decoded from the version's
+	// payload.
+	Content offload.ReadResolver
 }
 
 // Service answers reads.
@@ -81,38 +87,7 @@ type Item struct {
 // MarshalJSON renders the seed's shape: the user's data with "_id" and
 // "_system" added at the root.
 func (it *Item) MarshalJSON() ([]byte, error) {
-	sys, err := json.Marshal(it.System)
-	if err != nil {
-		return nil, err
-	}
-	if it.systemKeys != nil {
-		if sys, err = pickMembers(sys, func(k string) bool { return slices.Contains(it.systemKeys, k) }); err != nil {
-			return nil, err
-		}
-	}
-	id, _ := json.Marshal(it.ID)
-	var b bytes.Buffer
-	b.Grow(len(it.Data) + len(sys) + len(id) + 32)
-	b.WriteString(`{"_id":`)
-	b.Write(id)
-	if inner := objectInner(it.Data); len(inner) > 0 {
-		b.WriteByte(',')
-		b.Write(inner)
-	}
-	if it.systemKeys == nil || len(it.systemKeys) > 0 {
-		b.WriteString(`,"_system":`)
-		b.Write(sys)
-	}
-	if it.Payload != nil {
-		pu, err := json.Marshal(it.Payload)
-		if err != nil {
-			return nil, err
-		}
-		b.WriteString(`,"_payload":`)
-		b.Write(pu)
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	return it.appendJSON(make([]byte, 0, len(it.Data)+512))
 }
 
 // objectInner returns the members of a JSON object without its braces.
@@ -137,8 +112,8 @@ type ReadOptions struct {
 	// returned as the body. A presigned object is the whole stored
 	// payload, so Presign cannot be combined with fields, a projection
 	// preset, or a collection's hidden fields without IncludeHidden (400).
-	// Claim-checked base64Props content is not offloaded separately yet:
-	// it is part of the payload, body or URL.
+	// base64Props content is part of the payload, body or URL; Content
+	// serves one prop's decoded content by itself.
 	Presign time.Duration
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/chronos-go/chronos/events"
+	"github.com/chronos-go/chronos/offload"
 )
 
 // CollectionMap is what a collection's configuration says about reads (the
@@ -32,6 +33,9 @@ type CollectionMap struct {
 	// Excludes are the fields a preset leaves out (the config's exclude),
 	// by preset name.
 	Excludes map[string][]string
+	// Base64Props are the top-level props holding base64 content, by
+	// name: the props GET {base}/items/{id}/content/{prop} serves.
+	Base64Props map[string]offload.ContentProp
 }
 
 // InputError is a request input that is not valid: a 400 invalid_input

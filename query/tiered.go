@@ -83,10 +83,8 @@ func (s *Service) Tiered(ctx context.Context, req TieredRequest) (*TieredResult,
 		if err := c.Validate(); err != nil {
 			return nil, err
 		}
-		if s.opts.Auth != nil {
-			if err := s.opts.Auth(ctx, c); err != nil {
-				return nil, err
-			}
+		if err := s.authorizeTier(ctx, c); err != nil {
+			return nil, err
 		}
 		it, err := s.tierRecord(ctx, c, req.ID, lr)
 		if err != nil {
@@ -188,6 +186,20 @@ func deepMerge(base, over any) any {
 	default:
 		return over
 	}
+}
+
+// authorizeTier runs Options.Auth; without one, a request that carries a
+// tenancy.Principal (it came through the auth middleware, which leaves
+// tiered reads to this check) is held to PrincipalAuth, so a service that
+// forgot to set Auth does not serve every tenant's tier to any key.
+func (s *Service) authorizeTier(ctx context.Context, c events.Collection) error {
+	if s.opts.Auth != nil {
+		return s.opts.Auth(ctx, c)
+	}
+	if _, ok := tenancy.PrincipalFrom(ctx); ok {
+		return PrincipalAuth(ctx, c)
+	}
+	return nil
 }
 
 // PrincipalAuth is an Options.Auth that allows what the request's

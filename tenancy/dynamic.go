@@ -32,7 +32,18 @@ type dynamic struct {
 		sync.Mutex
 		lists map[ConnString]*listing
 	}
+	// cache holds resolved routes when discovery is off: they depend on
+	// the configuration alone, and resolving one (a regexp match, name
+	// expansions and checks) would otherwise run on every read and write,
+	// several times. It is emptied when it reaches maxCachedRoutes.
+	cache struct {
+		sync.RWMutex
+		routes map[staticKey]Route
+	}
 }
+
+// maxCachedRoutes bounds dynamic.cache.
+const maxCachedRoutes = 1 << 14
 
 type dynBackend struct {
 	name     string // dbConnRef + "|" + spaceConnRef: what rendezvous hashes
@@ -76,6 +87,7 @@ func newDynamic(r *Router, o RouterOptions) (*dynamic, error) {
 		d.names = append(d.names, name)
 	}
 	d.mu.lists = map[ConnString]*listing{}
+	d.cache.routes = map[staticKey]Route{}
 	return d, nil
 }
 
@@ -86,6 +98,32 @@ func (d *dynamic) covers(c events.Collection) bool {
 // resolve routes a scope the file does not list. Every error but discovery
 // I/O and a backend conflict is a 400 (events.ErrInvalid) or a 404.
 func (d *dynamic) resolve(ctx context.Context, c events.Collection) (Route, error) {
+	if d.cfg.Discover != DiscoverOff {
+		return d.resolveScope(ctx, c)
+	}
+	key := staticKey{c.DBType, c.Tier, c.Scope}
+	d.cache.RLock()
+	rt, ok := d.cache.routes[key]
+	d.cache.RUnlock()
+	if ok {
+		rt.Collection = c
+		return rt, nil
+	}
+	rt, err := d.resolveScope(ctx, c)
+	if err != nil {
+		return rt, err
+	}
+	d.cache.Lock()
+	if len(d.cache.routes) >= maxCachedRoutes {
+		clear(d.cache.routes)
+	}
+	d.cache.routes[key] = rt
+	d.cache.Unlock()
+	return rt, nil
+}
+
+// resolveScope is resolve without the cache.
+func (d *dynamic) resolveScope(ctx context.Context, c events.Collection) (Route, error) {
 	if !d.id.MatchString(c.Scope) {
 		return Route{}, invalidScope(c, "is not allowed: it must match dynamicTenants.idPattern "+d.cfg.IDPattern)
 	}
