@@ -2,6 +2,7 @@ package projection
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,10 @@ type GenerationRunnerOptions struct {
 	Open func(ctx context.Context, n int) (Store, error)
 	// Serving, when set, is kept on the active generation's store.
 	Serving *SwitchingStore
+	// ServeOnly runs no projector at all: the runner only keeps Serving
+	// (then required) on the active generation's store. It is what a
+	// process that reads and never projects runs (cmd/query).
+	ServeOnly bool
 	// Projector is the template of every generation's projector; Durable
 	// and ProgressAliases are set per generation.
 	Projector ProjectorOptions
@@ -32,7 +37,8 @@ type GenerationRunnerOptions struct {
 // store, and follows the generation document: a `rebuild start` starts a
 // projector from sequence 1, a `switch` swaps Serving to the new
 // generation's store and stops projecting the retired one, a `drop`
-// stops what it removes. Nothing restarts.
+// stops what it removes. Nothing restarts. With ServeOnly it only swaps
+// Serving.
 type GenerationRunner struct {
 	log    *clog.Log
 	reg    *GenerationRegistry
@@ -80,8 +86,14 @@ func NewGenerationRunner(l *clog.Log, reg *GenerationRegistry, o GenerationRunne
 func (r *GenerationRunner) Active() int { return int(r.active.Load()) }
 
 // Run follows the generation document until ctx ends, then stops every
-// projector and returns nil (or the watch's setup error).
+// projector, closes every store it opened but Serving's current one (the
+// owner of Serving closes that) and returns nil (or the watch's setup
+// error).
 func (r *GenerationRunner) Run(ctx context.Context) error {
+	if r.opts.ServeOnly && r.opts.Serving == nil {
+		return errors.New("chronos: generation runner: ServeOnly needs Serving")
+	}
+	defer r.closeStores()
 	defer r.stopAll()
 	last := Generations{}
 	retry := time.NewTimer(time.Hour)
@@ -115,7 +127,11 @@ func (r *GenerationRunner) reconcile(ctx context.Context, g Generations) bool {
 	r.active.Store(int64(g.Active))
 	ok := true
 	want := map[int]bool{}
-	for _, gen := range g.Projected() {
+	var projected []Generation
+	if !r.opts.ServeOnly {
+		projected = g.Projected()
+	}
+	for _, gen := range projected {
 		want[gen.N] = true
 		r.mu.Lock()
 		_, running := r.mu.running[gen.N]
@@ -240,6 +256,26 @@ func (r *GenerationRunner) stop(n int) {
 	run.cancel()
 	<-run.done
 	r.opts.Logger.Info("generation runner: stopped projecting generation", "generation", n)
+}
+
+// closeStores closes every store but the one Serving is on, once nothing
+// projects any more.
+func (r *GenerationRunner) closeStores() {
+	serving := -1
+	if r.opts.Serving != nil {
+		serving, _ = r.opts.Serving.Current()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for n, st := range r.mu.stores {
+		if n == serving {
+			continue
+		}
+		delete(r.mu.stores, n)
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = st.Close(cctx)
+		cancel()
+	}
 }
 
 func (r *GenerationRunner) stopAll() {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chronos-go/chronos/internal/stack"
+	"github.com/chronos-go/chronos/internal/svc"
 	"github.com/chronos-go/chronos/tenancy"
 )
 
@@ -65,6 +66,7 @@ func dev(args []string) int {
 	natsURL := fs.String("nats", "", "use this NATS server instead of the embedded one")
 	configPath := fs.String("config", "", "configuration file (default: $CHRONOS_CONFIG, then ./chronos.config.json or ./.chronos.json, else the built-in dev default)")
 	mongoURI := fs.String("store", "", "read model: empty for the embedded SQLite store (<data>/sqlite/read.db), or a MongoDB URI (mongodb://... or mongodb+srv://...)")
+	publicURL := fs.String("public-url", os.Getenv(svc.PublicURLEnv), "base URL at which clients reach the API when it is not --addr (behind a proxy); presigned local blob URLs point there (default: $"+svc.PublicURLEnv+", else the listen address)")
 	partitions := fs.Int("partitions", 8, "partition streams to create on first start (fixed afterwards)")
 	verbose := fs.Bool("v", false, "debug logging")
 	if err := fs.Parse(args); err != nil {
@@ -91,7 +93,7 @@ func dev(args []string) int {
 	defer cancel()
 	began := time.Now()
 	s, err := stack.Start(startCtx, stack.Config{
-		DataDir: *data, Addr: *addr, NATSURL: *natsURL, MongoURI: *mongoURI,
+		DataDir: *data, Addr: *addr, PublicURL: *publicURL, NATSURL: *natsURL, MongoURI: *mongoURI,
 		Partitions: *partitions, Logger: logger, Tenancy: cfg,
 	})
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -22,25 +24,31 @@ import (
 
 const rebuildUsage = `Usage:
   chronos rebuild start [--no-wait]   build a new projection generation from sequence 1,
-                                      into new databases (g<N>_<name>), while the
-                                      current one keeps serving; shows a progress bar
+                                      into new databases (g<N>_<name>; chronos dev on
+                                      SQLite: read-g<N>.db), while the current one
+                                      keeps serving; shows a progress bar
   chronos rebuild status              every generation, its state and its lag
   chronos rebuild switch [--force]    make the building generation active: projector
                                       and query service switch without restart
                                       (refused while it lags, unless --force)
   chronos rebuild drop N              remove retired (or abandoned building) generation
-                                      N: its databases, consumers and progress
+                                      N: its databases (or SQLite file), consumers and
+                                      progress; the active generation is refused
 
-The running projectors (chronos dev) follow the generation document in the
-NATS KV bucket CHRONOS_SYSTEM.
+The running services follow the generation document in the NATS KV bucket
+CHRONOS_SYSTEM without restart: chronos dev, cmd/projector (projects the
+active and the building generation) and cmd/query (serves the active one).
 
 Every subcommand takes:
   --nats URL     NATS server (default $CHRONOS_NATS_URL, else nats://127.0.0.1:4222)
   --timeout D    give up after D (default 30s; start without --no-wait waits as long
                  as the rebuild takes)
 drop also takes:
-  --mongo URI    the read model's MongoDB (default $CHRONOS_MONGO_URI, else
+  --mongo URI    the read model's MongoDB (default: the configuration file's, else
                  mongodb://127.0.0.1:27017)
+  --data DIR     instead of --mongo: the --data directory of a chronos dev on its
+                 embedded SQLite read model; drop deletes DIR/sqlite/read-gN.db
+                 (read.db for generation 1) and its -wal and -shm files
   --grace D      wait this long after removing the generation from the document
                  before deleting (running projectors stop meanwhile; default 3s)
 `
@@ -64,6 +72,7 @@ func runRebuild(args []string, stdout, stderr io.Writer) int {
 	noWait := fs.Bool("no-wait", false, "start: return once the generation is registered")
 	force := fs.Bool("force", false, "switch: even if the new generation lags")
 	mongoURI := fs.String("mongo", defMongo, "drop: MongoDB URI of the read model (default: the configuration file's, else localhost)")
+	dataDir := fs.String("data", "", "drop: chronos dev's --data directory, when its read model is the embedded SQLite store (instead of --mongo)")
 	grace := fs.Duration("grace", 3*time.Second, "drop: wait between unlisting and deleting")
 	// The generation number of drop may come before the flags or after.
 	var positional []string
@@ -112,7 +121,7 @@ func runRebuild(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "chronos rebuild drop: %q is not a generation number\n", positional[0])
 			return 2
 		}
-		err = r.drop(cctx, n, *mongoURI, *grace)
+		err = r.drop(cctx, n, *mongoURI, *dataDir, *grace)
 	default:
 		fmt.Fprintf(stderr, "chronos rebuild: unknown subcommand %q\n\n%s", cmd, rebuildUsage)
 		return 2
@@ -138,7 +147,8 @@ func (r rebuildCmd) start(ctx, waitCtx context.Context, noWait bool) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(r.stdout, "generation %d is building (consumer %s, databases %s<name>)\n", gen.N, gen.Durable, wiring.GenerationPrefix(gen.N))
+	fmt.Fprintf(r.stdout, "generation %d is building (consumer %s, databases %s<name>; chronos dev on SQLite: %s)\n",
+		gen.N, gen.Durable, wiring.GenerationPrefix(gen.N), filepath.Base(wiring.SQLiteFile("", gen.N)))
 	if noWait {
 		fmt.Fprintf(r.stdout, "follow it with: chronos rebuild status\n")
 		return nil
@@ -235,7 +245,13 @@ func (r rebuildCmd) switchTo(ctx context.Context, force bool) error {
 	return nil
 }
 
-func (r rebuildCmd) drop(ctx context.Context, n int, mongoURI string, grace time.Duration) error {
+// drop removes generation n from the document, waits grace for the
+// running projectors and query services to let it go, then deletes its
+// consumers, progress keys and read model: the databases named as its in
+// mongoURI's deployment, or, with dataDir, its SQLite files in chronos
+// dev's data directory. Where the read model lives is checked before the
+// document changes, so a wrong --mongo or --data changes nothing.
+func (r rebuildCmd) drop(ctx context.Context, n int, mongoURI, dataDir string, grace time.Duration) error {
 	g, err := r.reg.Get(ctx)
 	if err != nil {
 		return err
@@ -244,15 +260,47 @@ func (r rebuildCmd) drop(ctx context.Context, n int, mongoURI string, grace time
 	if !ok {
 		return fmt.Errorf("%w: no generation %d", projection.ErrGenerationState, n)
 	}
-	client, err := mongo.Connect(ctx, options.Client().ApplyURI(mongoURI))
-	if err != nil {
-		return fmt.Errorf("connect to mongodb: %w", err)
+	if gen.State == projection.GenActive {
+		return fmt.Errorf("%w: generation %d is active; switch to another first", projection.ErrGenerationState, n)
 	}
-	defer func() { _ = client.Disconnect(context.Background()) }()
+	var deleteReadModel func(context.Context) (what string, count int, err error)
+	if dataDir != "" {
+		dir := filepath.Join(dataDir, "sqlite")
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("--data %s holds no embedded read model (no %s directory): give the --data of chronos dev", dataDir, dir)
+		}
+		deleteReadModel = func(context.Context) (string, int, error) {
+			removed, err := wiring.DropSQLiteGeneration(dir, n)
+			for _, f := range removed {
+				fmt.Fprintf(r.stdout, "deleted file %s\n", f)
+			}
+			if err == nil && len(removed) == 0 {
+				fmt.Fprintf(r.stdout, "generation %d had no file in %s (%s)\n", n, dir, filepath.Base(wiring.SQLiteFile(dir, n)))
+			}
+			return "files", len(removed), err
+		}
+	} else {
+		client, err := mongo.Connect(ctx, options.Client().ApplyURI(mongoURI))
+		if err != nil {
+			return fmt.Errorf("connect to mongodb: %w", err)
+		}
+		defer func() { _ = client.Disconnect(context.Background()) }()
+		if err := client.Ping(ctx, nil); err != nil {
+			return fmt.Errorf("mongodb at --mongo does not answer (for chronos dev's embedded SQLite read model give --data DIR instead): %w", err)
+		}
+		deleteReadModel = func(ctx context.Context) (string, int, error) {
+			dropped, err := wiring.DropGenerationDatabases(ctx, client, n)
+			for _, name := range dropped {
+				fmt.Fprintf(r.stdout, "dropped database %s\n", name)
+			}
+			return "databases", len(dropped), err
+		}
+	}
 	if _, err := r.reg.Remove(ctx, n); err != nil {
 		return err
 	}
-	// Running projectors of n stop when they see the document change.
+	// Running projectors of n stop, and query services let it go, when
+	// they see the document change.
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
@@ -261,13 +309,10 @@ func (r rebuildCmd) drop(ctx context.Context, n int, mongoURI string, grace time
 	if err := projection.DropGenerationConsumers(ctx, r.l, gen); err != nil {
 		return err
 	}
-	dropped, err := wiring.DropGenerationDatabases(ctx, client, n)
-	for _, name := range dropped {
-		fmt.Fprintf(r.stdout, "dropped database %s\n", name)
-	}
+	what, count, err := deleteReadModel(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(r.stdout, "generation %d dropped (%d databases, consumer %s)\n", n, len(dropped), gen.Durable)
+	fmt.Fprintf(r.stdout, "generation %d dropped (%d %s, consumer %s)\n", n, count, what, gen.Durable)
 	return nil
 }

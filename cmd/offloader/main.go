@@ -1,5 +1,7 @@
 // Command offloader writes every version's compressed payload to the blob
-// store of its route. Its wiring comes from the configuration file (--config).
+// store of its route, and the decoded content of its collection's
+// base64Props to the route's content bucket. Its wiring comes from the
+// configuration file (--config).
 package main
 
 import (
@@ -25,6 +27,7 @@ func main() {
 	o, err := offload.NewOffloader(s.EventLog, s.Deps.Blobs(), offload.OffloaderOptions{
 		Codec: offload.Codec(*codec), Concurrency: *concurrency, Logger: s.Log,
 		Metrics: fallbackq.NewMetrics(s.Metrics), Retry: s.Deps.RetryConfig(),
+		Content: s.Deps.ContentBlobs(), Base64Props: s.Deps.Base64Props(), OffloadMetrics: offload.NewMetrics(s.Metrics),
 	})
 	if err != nil {
 		s.Fatal("start", err)

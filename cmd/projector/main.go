@@ -1,5 +1,8 @@
 // Command projector applies the log to the MongoDB read model. Its wiring
-// comes from the configuration file (--config).
+// comes from the configuration file (--config). It projects every
+// projection generation that is active or building (`chronos rebuild`),
+// each into its own databases, and follows the generation document
+// without a restart.
 package main
 
 import (
@@ -8,6 +11,7 @@ import (
 
 	"github.com/chronos-go/chronos/fallbackq"
 	"github.com/chronos-go/chronos/internal/svc"
+	"github.com/chronos-go/chronos/internal/wiring"
 	"github.com/chronos-go/chronos/projection"
 )
 
@@ -21,14 +25,22 @@ func main() {
 		svc.Die("projector", err)
 	}
 	defer s.Close()
-	st, err := s.Deps.ReadModels(s.Ctx, 1)
+	gens, err := wiring.OpenGenerations(s.Ctx, s.EventLog.JetStream(), s.Deps.ReadModelOpener("", ""))
 	if err != nil {
 		s.Fatal("start", err)
 	}
-	defer st.Close(context.Background())
+	defer gens.Serving.Close(context.Background())
 	svc.ServeMetrics(s.Ctx, *metricsAddr, s.Metrics, s.Log)
 	dlq := fallbackq.NewDLQ(s.EventLog.JetStream(), fallbackq.NewMetrics(s.Metrics))
-	p := projection.NewProjector(s.EventLog, st, projection.ProjectorOptions{BatchSize: *batch, Logger: s.Log, DLQ: dlq})
+	p := gens.Runner(s.EventLog, true, projection.ProjectorOptions{BatchSize: *batch, Logger: s.Log, DLQ: dlq}, s.Log)
+	if r, cr := s.Deps.VerRetention(), s.Deps.CounterRetention(); r.Enabled() || cr.Enabled() {
+		j := projection.NewJanitor(gens.Serving, projection.JanitorOptions{
+			Retention: r, Counters: cr, Collections: projection.LogCollections(s.EventLog), DeleteBlobs: s.Deps.DeleteVersionBlobs(), Logger: s.Log,
+		})
+		janitor := make(chan struct{})
+		go func() { defer close(janitor); _ = j.Run(s.Ctx) }()
+		defer func() { <-janitor }()
+	}
 	if err := p.Run(s.Ctx); err != nil {
 		s.Fatal("run", err)
 	}

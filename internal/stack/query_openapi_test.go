@@ -1,53 +1,68 @@
 package stack_test
 
 import (
-	"bufio"
 	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/chronos-go/chronos/fallbackq"
 	"github.com/chronos-go/chronos/internal/stack"
 )
 
 // openAPIOperations returns "METHOD /path" of every operation in
-// docs/openapi.yaml (read as text: the module has no YAML dependency, and
-// the file keeps the usual layout, paths at two spaces, methods at four).
+// docs/openapi.yaml, which must parse as YAML and declare OpenAPI 3.1, and
+// checks that every $ref it holds points at a component it defines.
 func openAPIOperations(t *testing.T) []string {
 	t.Helper()
-	f, err := os.Open("../../docs/openapi.yaml")
+	b, err := os.ReadFile("../../docs/openapi.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	pathRe := regexp.MustCompile(`^  (/\S*):\s*$`)
-	opRe := regexp.MustCompile(`^    (get|put|post|delete|patch|head|options):`)
+	var doc struct {
+		OpenAPI    string                          `yaml:"openapi"`
+		Paths      map[string]map[string]yaml.Node `yaml:"paths"`
+		Components map[string]map[string]yaml.Node `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("docs/openapi.yaml is not valid YAML: %v", err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.1") {
+		t.Fatalf("docs/openapi.yaml declares openapi %q, want 3.1.x", doc.OpenAPI)
+	}
 	var out []string
-	inPaths, path, version := false, "", ""
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "openapi: ") {
-			version = strings.TrimPrefix(line, "openapi: ")
-		}
-		if len(line) > 0 && line[0] != ' ' && line[0] != '#' {
-			inPaths = line == "paths:"
-			continue
-		}
-		if !inPaths {
-			continue
-		}
-		if m := pathRe.FindStringSubmatch(line); m != nil {
-			path = m[1]
-		} else if m := opRe.FindStringSubmatch(line); m != nil && path != "" {
-			out = append(out, strings.ToUpper(m[1])+" "+path)
+	for path, item := range doc.Paths {
+		for method := range item {
+			switch method {
+			case "get", "put", "post", "delete", "patch", "head", "options":
+				out = append(out, strings.ToUpper(method)+" "+path)
+			}
 		}
 	}
-	if !strings.HasPrefix(version, "3.1") {
-		t.Fatalf("docs/openapi.yaml declares openapi %q, want 3.1.x", version)
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		t.Fatal(err)
 	}
+	var refs func(n *yaml.Node)
+	refs = func(n *yaml.Node) {
+		for i, c := range n.Content {
+			if n.Kind == yaml.MappingNode && i%2 == 0 && c.Value == "$ref" && i+1 < len(n.Content) {
+				ref := n.Content[i+1].Value
+				parts := strings.Split(strings.TrimPrefix(ref, "#/components/"), "/")
+				if len(parts) != 2 || !strings.HasPrefix(ref, "#/components/") {
+					t.Errorf("docs/openapi.yaml: $ref %q is not #/components/<kind>/<name>", ref)
+				} else if _, ok := doc.Components[parts[0]][parts[1]]; !ok {
+					t.Errorf("docs/openapi.yaml: $ref %q names no component", ref)
+				}
+			}
+			refs(c)
+		}
+	}
+	refs(&root)
+	slices.Sort(out)
 	return out
 }
 
@@ -86,6 +101,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	served := (&stack.Stack{}).Routes()
 	served = append(served, sourceRoutes(t, "../../fallbackq/http.go", map[string]string{"AdminPath": fallbackq.AdminPath})...)
 	served = append(served, sourceRoutes(t, "stack.go", nil)...)
+	served = append(served, sourceRoutes(t, "../svc/presign.go", nil)...)
 	for _, r := range served {
 		if !slices.Contains(documented, r) {
 			t.Errorf("route %q is missing from docs/openapi.yaml", r)

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,6 +45,11 @@ type Config struct {
 	// Addr is the HTTP listen address; default "127.0.0.1:8080". Port 0
 	// picks a free one (see Stack.URL).
 	Addr string
+	// PublicURL is the base URL at which clients reach the API, e.g.
+	// "https://chronos.example.com" behind a proxy; presigned URLs of the
+	// local blob stores point there (<PublicURL>/v1/blobs/...). Default:
+	// Stack.URL().
+	PublicURL string
 	// NATSURL, when set, uses that server instead of an embedded one.
 	NATSURL string
 	// MongoURI, when set, uses that MongoDB instead of the embedded one.
@@ -87,10 +94,9 @@ type Stack struct {
 	// Projectors run a projector per projection generation that is active
 	// or building (see `chronos rebuild`), and keep Store on the active one.
 	Projectors *projection.GenerationRunner
-	// storeURI is the read model's deployment; generations holds which
-	// projection generation it serves.
-	storeURI    string
-	generations *projection.GenerationRegistry
+	// generations is the read model by projection generation (Store is
+	// its Serving store).
+	generations *wiring.Generations
 
 	ln      net.Listener
 	srv     *http.Server
@@ -125,6 +131,10 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 			return nil, fmt.Errorf("chronos: data dir: %w", err)
 		}
 	}
+	// Listen first: the local blob stores sign URLs of this address.
+	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, fmt.Errorf("chronos: listen on %s: %w", cfg.Addr, err)
+	}
 	if err := s.startLog(ctx); err != nil {
 		return nil, err
 	}
@@ -144,36 +154,23 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	s.cancel = cancel
 	// The query service follows the projector's positions for minSeq; the
 	// watcher stops with the workers' context.
-	prog, err := clog.OpenProgress(ctx, s.Log.JetStream(), 0)
+	follower, err := wiring.FollowProjector(wctx, s.Log.JetStream())
 	if err != nil {
 		return nil, err
 	}
-	follower, err := prog.Follow(wctx, "projector")
-	if err != nil {
-		return nil, err
-	}
-	s.Query = query.New(s.Store, s.Log, s.Blobs.ReadOnly(), query.Options{
-		CollectionMaps: s.Deps.QueryMaps(), Progress: follower, Auth: query.PrincipalAuth,
-	})
+	s.Query = query.New(s.Store, s.Log, s.Blobs.ReadOnly(), s.Deps.QueryOptions(follower))
 	if !cfg.NoWorkers {
-		s.Projectors = projection.NewGenerationRunner(s.Log, s.generations, projection.GenerationRunnerOptions{
-			Open: func(ctx context.Context, n int) (projection.Store, error) {
-				if s.storeURI == "" {
-					return s.Deps.SQLiteReadModel(ctx, filepath.Join(s.cfg.DataDir, "sqlite"), n)
-				}
-				return s.Deps.ReadModelGeneration(ctx, s.storeURI, n)
-			},
-			Serving:   s.Store.(*projection.SwitchingStore),
-			Projector: projection.ProjectorOptions{Logger: s.log, DLQ: s.DLQ},
-			Logger:    s.log,
-		})
-		if s.Offloader, err = offload.NewOffloader(s.Log, s.Blobs, offload.OffloaderOptions{Logger: s.log, Metrics: dlqMetrics, Retry: s.Deps.RetryConfig()}); err != nil {
+		s.Projectors = s.generations.Runner(s.Log, true, projection.ProjectorOptions{Logger: s.log, DLQ: s.DLQ}, s.log)
+		if s.Offloader, err = offload.NewOffloader(s.Log, s.Blobs, offload.OffloaderOptions{
+			Logger: s.log, Metrics: dlqMetrics, Retry: s.Deps.RetryConfig(), OffloadMetrics: offload.NewMetrics(s.Metrics),
+			Content: s.Deps.ContentBlobs(), Base64Props: s.Deps.Base64Props(),
+		}); err != nil {
 			return nil, err
 		}
 		s.run(wctx, "projector", s.Projectors.Run)
-		if r := s.Deps.VerRetention(); r.Enabled() {
+		if r, cr := s.Deps.VerRetention(), s.Deps.CounterRetention(); r.Enabled() || cr.Enabled() {
 			j := projection.NewJanitor(s.Store.(*projection.SwitchingStore), projection.JanitorOptions{
-				Retention: r, Collections: projection.LogCollections(s.Log), DeleteBlobs: s.Deps.DeleteVersionBlobs(), Logger: s.log,
+				Retention: r, Counters: cr, Collections: projection.LogCollections(s.Log), DeleteBlobs: s.Deps.DeleteVersionBlobs(), Logger: s.log,
 			})
 			s.run(wctx, "retention janitor", j.Run)
 		}
@@ -218,7 +215,13 @@ func (s *Stack) startStore(ctx context.Context) error {
 			s.cfg.Tenancy.DBConnections[tenancy.DevConnRef] = c
 		}
 	}
-	deps, err := wiring.Open(s.cfg.Tenancy, wiring.Options{Metrics: s.Metrics})
+	public := s.cfg.PublicURL
+	if public == "" {
+		public = s.URL()
+	}
+	deps, err := wiring.Open(s.cfg.Tenancy, wiring.Options{
+		Metrics: s.Metrics, PresignBaseURL: strings.TrimSuffix(public, "/") + wiring.PresignPath,
+	})
 	if err != nil {
 		return err
 	}
@@ -230,24 +233,14 @@ func (s *Stack) startStore(ctx context.Context) error {
 	}
 	// The read model in force is the active projection generation's; it
 	// is switched in place when a rebuild is switched to.
-	if s.generations, err = projection.OpenGenerations(ctx, s.Log.JetStream(), 0); err != nil {
-		return err
-	}
-	gens, err := s.generations.Get(ctx)
-	if err != nil {
-		return err
-	}
-	var st projection.Store
+	sqliteDir := ""
 	if uri == "" {
-		st, err = deps.SQLiteReadModel(ctx, filepath.Join(s.cfg.DataDir, "sqlite"), gens.Active)
-	} else {
-		st, err = deps.ReadModelGeneration(ctx, uri, gens.Active)
+		sqliteDir = filepath.Join(s.cfg.DataDir, "sqlite")
 	}
-	if err != nil {
+	if s.generations, err = wiring.OpenGenerations(ctx, s.Log.JetStream(), deps.ReadModelOpener(sqliteDir, uri)); err != nil {
 		return err
 	}
-	s.storeURI = uri
-	s.Store = projection.NewSwitchingStore(gens.Active, st)
+	s.Store = s.generations.Serving
 	return nil
 }
 
@@ -282,26 +275,30 @@ func (s *Stack) Handler() http.Handler {
 	})
 	mo := svc.MiddlewareOptions()
 	mo.Public = []string{"/healthz"} // dev: /metrics goes through the authorizer like the rest
-	return s.auth.Middleware(mux, mo)
+	// Presigned URLs of the local blob stores need no key: the signature
+	// is the authorization.
+	return svc.WithPresignedBlobs(s.auth.Middleware(mux, mo), s.Deps)
 }
 
 func (s *Stack) serve() error {
-	ln, err := net.Listen("tcp", s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("chronos: listen on %s: %w", s.cfg.Addr, err)
-	}
-	s.ln = ln
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http server stopped", "err", err)
 		}
 	}()
 	return nil
 }
 
-// URL returns the base URL of the HTTP API, e.g. http://127.0.0.1:8080.
-func (s *Stack) URL() string { return "http://" + s.ln.Addr().String() }
+// URL returns the base URL of the HTTP API, e.g. http://127.0.0.1:8080
+// (loopback when it listens on every interface).
+func (s *Stack) URL() string {
+	addr := s.ln.Addr().(*net.TCPAddr)
+	if addr.IP.IsUnspecified() {
+		return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(addr.Port))
+	}
+	return "http://" + addr.String()
+}
 
 // NATSURL returns the URL of the NATS server the stack uses (the embedded
 // one unless Config.NATSURL was set), for admin commands.
@@ -315,6 +312,8 @@ func (s *Stack) Close() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = s.srv.Shutdown(ctx)
 		cancel()
+	} else if s.ln != nil {
+		_ = s.ln.Close()
 	}
 	if s.cancel != nil {
 		s.cancel()

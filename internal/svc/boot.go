@@ -118,9 +118,16 @@ type Service struct {
 // updates the partition streams (the ingest service does; the others wait
 // for them).
 func Open(name, configPath string, ensureStreams bool) (*Service, error) {
+	return OpenWith(name, configPath, ensureStreams, wiring.Options{})
+}
+
+// OpenWith is Open with options for the dependencies (o.Metrics is the
+// service's registry whatever o says).
+func OpenWith(name, configPath string, ensureStreams bool, o wiring.Options) (*Service, error) {
 	s := &Service{Log: Logger(name), Metrics: NewRegistry()}
 	s.Ctx, s.stop = SignalContext()
-	deps, err := Boot(configPath, wiring.Options{Metrics: s.Metrics})
+	o.Metrics = s.Metrics
+	deps, err := Boot(configPath, o)
 	if err != nil {
 		s.stop()
 		return nil, err

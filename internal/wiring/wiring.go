@@ -27,7 +27,6 @@ import (
 	clog "github.com/chronos-go/chronos/log"
 	"github.com/chronos-go/chronos/offload"
 	"github.com/chronos-go/chronos/offload/azure"
-	"github.com/chronos-go/chronos/offload/local"
 	"github.com/chronos-go/chronos/offload/s3"
 	"github.com/chronos-go/chronos/offload/wrap"
 	"github.com/chronos-go/chronos/projection"
@@ -43,6 +42,8 @@ type Deps struct {
 	Router  *tenancy.Router
 	Pool    *tenancy.Pool[offload.Store]
 	metrics prometheus.Registerer
+	// presign serves the presigned URLs of local buckets (presign.go).
+	presign *presigner
 }
 
 // Options tune Open.
@@ -50,17 +51,31 @@ type Options struct {
 	// Metrics, when set, counts blob operations per backend.
 	Metrics prometheus.Registerer
 	// PresignBaseURL is where this process serves presigned local blob URLs
-	// ("" disables presigning of local blobs).
+	// (Deps.ServePresigned, mounted below PresignPath): the externally
+	// reachable base of the API followed by "/v1/blobs", e.g.
+	// "https://query.example.com/v1/blobs". "" disables presigning of
+	// local blobs.
 	PresignBaseURL string
-	// PresignSecret signs local presigned URLs; empty = random per process.
+	// PresignSecret signs local presigned URLs, at least
+	// local.MinPresignSecret bytes; every process that serves the URLs of
+	// another (replicas behind one address) needs the same. Empty: random
+	// per Open.
 	PresignSecret []byte
+	// PresignHelp, when PresignBaseURL is empty, is added to the error of
+	// a presign of a local blob: what the operator sets to enable it
+	// (e.g. "start the query service with --public-url").
+	PresignHelp string
 }
 
 // Open builds the router and the connection pool of cfg. Nothing connects
 // until first use.
 func Open(cfg *tenancy.Config, o Options) (*Deps, error) {
 	d := &Deps{Config: cfg, metrics: o.Metrics}
-	d.Pool = tenancy.NewPool[offload.Store](blobOpener(o), tenancy.PoolOptions{})
+	var err error
+	if d.presign, err = newPresigner(o); err != nil {
+		return nil, err
+	}
+	d.Pool = tenancy.NewPool[offload.Store](d.blobOpener(o), tenancy.PoolOptions{})
 	r, err := tenancy.NewRouter(cfg, tenancy.RouterOptions{ListDatabases: d.Pool.ListDatabaseNames})
 	if err != nil {
 		return nil, err
@@ -122,12 +137,7 @@ func (d *Deps) ReadModelGeneration(ctx context.Context, uri string, n int) (*mon
 	if err != nil {
 		return nil, err
 	}
-	route := func(c events.Collection) (tenancy.Route, bool) {
-		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		rt, err := d.Router.RouteContext(rctx, c)
-		return rt, err == nil
-	}
+	route := d.storeRoute
 	return mongostore.New(ctx, client, mongostore.Options{
 		// An unroutable scope gets no name, which the store refuses: the
 		// write that made it was validated by ingest, so this only happens
@@ -154,6 +164,15 @@ func (d *Deps) ReadModelGeneration(ctx context.Context, uri string, n int) (*mon
 		IndexedProps: d.IndexedProps(),
 		CounterRules: rules,
 	})
+}
+
+// storeRoute is the route of c that names a read model's databases. A
+// store calls it several times per read: it costs no timer (discovery, if
+// any, is bounded by tenancy.DefaultRouteTimeout), and the router caches
+// dynamic routes that need no discovery.
+func (d *Deps) storeRoute(c events.Collection) (tenancy.Route, bool) {
+	rt, err := d.Router.RouteContext(context.Background(), c)
+	return rt, err == nil
 }
 
 // GenerationDatabase returns the name of database name in projection
@@ -262,12 +281,7 @@ func (d *Deps) SQLiteReadModel(ctx context.Context, dir string, n int) (*sqlites
 	if err != nil {
 		return nil, err
 	}
-	route := func(c events.Collection) (tenancy.Route, bool) {
-		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		rt, err := d.Router.RouteContext(rctx, c)
-		return rt, err == nil
-	}
+	route := d.storeRoute
 	return sqlitestore.Open(ctx, SQLiteFile(dir, n), sqlitestore.Options{
 		// An unroutable scope gets no name, which the store refuses (see
 		// ReadModelGeneration).
@@ -289,15 +303,17 @@ func (d *Deps) Close(ctx context.Context) error { return d.Pool.Close(ctx) }
 
 // blobOpener opens one client per spaces connection; each bucket becomes an
 // offload.Store (with metrics when configured).
-func blobOpener(o Options) tenancy.BlobOpener[offload.Store] {
+func (d *Deps) blobOpener(o Options) tenancy.BlobOpener[offload.Store] {
 	return func(ctx context.Context, ref string, sc tenancy.SpacesConnection) (tenancy.BlobClient[offload.Store], error) {
-		return &blobClient{sc: sc, o: o}, nil
+		return &blobClient{sc: sc, o: o, ref: ref, presign: d.presign}, nil
 	}
 }
 
 type blobClient struct {
-	sc tenancy.SpacesConnection
-	o  Options
+	sc      tenancy.SpacesConnection
+	o       Options
+	ref     string
+	presign *presigner
 }
 
 func (b *blobClient) Bucket(ctx context.Context, name string) (offload.Store, error) {
@@ -316,7 +332,7 @@ func (b *blobClient) Bucket(ctx context.Context, name string) (offload.Store, er
 			Container: name, CreateContainer: true,
 		})
 	case "local":
-		st, err = local.OpenWith(filepath.Join(b.sc.BasePath, name), local.Options{PresignBaseURL: presignBase(b.o.PresignBaseURL, name), PresignSecret: b.o.PresignSecret})
+		st, err = b.presign.open(b.ref, filepath.Join(b.sc.BasePath, name), name)
 	default:
 		return nil, fmt.Errorf("chronos: spaces connection type %q is not s3, azure or local", b.sc.Type)
 	}
@@ -329,13 +345,6 @@ func (b *blobClient) Bucket(ctx context.Context, name string) (offload.Store, er
 	return st, nil
 }
 
-func presignBase(base, bucket string) string {
-	if base == "" {
-		return ""
-	}
-	return base + "/" + bucket
-}
-
 func (b *blobClient) Close(context.Context) error { return nil }
 
 // QueryMaps returns the collection maps of the config in the query
@@ -346,7 +355,7 @@ func (d *Deps) QueryMaps() func(events.Collection) query.CollectionMap {
 		if !ok {
 			return query.CollectionMap{}
 		}
-		out := query.CollectionMap{IndexedProps: cm.IndexedProps, HiddenFields: cm.HiddenFields}
+		out := query.CollectionMap{IndexedProps: cm.IndexedProps, HiddenFields: cm.HiddenFields, Base64Props: contentProps(cm.Base64Props)}
 		for name, spec := range cm.Projection {
 			if out.Projections == nil {
 				out.Projections, out.Excludes = map[string][]string{}, map[string][]string{}
@@ -394,30 +403,41 @@ func (d *Deps) VerRetention() projection.VerRetention {
 
 // DeleteVersionBlobs returns the retention janitor's blob deleter: every
 // object under "<collection>/<itemId>/v<ov>/" in the collection's
-// versions bucket (the offloaded payload, whatever its codec).
+// versions bucket (the offloaded payload, whatever its codec) and in its
+// content bucket (the version's base64 content).
 func (d *Deps) DeleteVersionBlobs() func(ctx context.Context, ref events.ItemRef, ov uint64) error {
-	blobs := d.Blobs()
+	resolvers := []offload.Resolver{d.Blobs(), d.ContentBlobs()}
 	return func(ctx context.Context, ref events.ItemRef, ov uint64) error {
-		st, err := blobs(ref.Collection)
-		if err != nil {
-			return err
-		}
 		prefix := ref.Name + "/" + ref.ID + "/v" + strconv.FormatUint(ov, 10) + "/"
-		for after := ""; ; {
-			page, err := st.List(ctx, offload.ListOptions{Prefix: prefix, StartAfter: after})
+		for _, blobs := range resolvers {
+			st, err := blobs(ref.Collection)
 			if err != nil {
 				return err
 			}
-			for _, o := range page.Objects {
-				if err := st.Delete(ctx, o.Key); err != nil {
-					return err
-				}
+			if err := deletePrefix(ctx, st, prefix); err != nil {
+				return err
 			}
-			if page.Next == "" {
-				return nil
-			}
-			after = page.Next
 		}
+		return nil
+	}
+}
+
+// deletePrefix deletes every object of st whose key begins with prefix.
+func deletePrefix(ctx context.Context, st offload.Store, prefix string) error {
+	for after := ""; ; {
+		page, err := st.List(ctx, offload.ListOptions{Prefix: prefix, StartAfter: after})
+		if err != nil {
+			return err
+		}
+		for _, o := range page.Objects {
+			if err := st.Delete(ctx, o.Key); err != nil {
+				return err
+			}
+		}
+		if page.Next == "" {
+			return nil
+		}
+		after = page.Next
 	}
 }
 
