@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func benchDoc() []byte {
@@ -27,5 +28,40 @@ func BenchmarkValidatePayload(b *testing.B) {
 		if err := ValidatePayload("payload", doc, 0); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkEventCodec measures Encode and Decode of an event with a 20 KiB
+// payload against encoding/json alone (encodeStd, decodeStd) in the same
+// run:
+//
+//	go test ./events -run '^$' -bench EventCodec
+func BenchmarkEventCodec(b *testing.B) {
+	text := strings.Repeat("reading 1 value 7; ", 1100)[:20<<10-32]
+	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	e := &Event{V: Version, Op: OpCreate, At: at, InsertedAt: at, Actor: &Actor{Type: "device", Identifier: "dev-1"},
+		Payload: []byte(fmt.Sprintf(`{"i":1,"text":%q}`, text))}
+	body, err := Encode(e)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		run  func() error
+	}{
+		{"decode", func() error { _, err := Decode(body, Limits{}); return err }},
+		{"decode-encoding-json", func() error { _, err := decodeStd(body, Limits{}); return err }},
+		{"encode", func() error { _, err := Encode(e); return err }},
+		{"encode-encoding-json", func() error { _, err := encodeStd(e); return err }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
