@@ -54,9 +54,10 @@ fuzz:
 # Reports (tables on stdout, JSON) go to $(BENCH_OUT).
 BENCH_OUT ?= $(or $(TMPDIR),/tmp)/chronos-bench
 CHRONOS_BENCH = $(BENCH_OUT)/chronos bench --drain-timeout 30s
-bench:
+bench: tools
 	mkdir -p $(BENCH_OUT)
-	$(GO) test ./events ./offload -run '^$$' -bench 'ValidatePayload|Codecs' -benchtime 1s
+	$(GO) test ./events ./offload -run '^$$' -bench 'ValidatePayload|EventCodec|Codecs' -benchtime 1s
+	$(GO) test ./offload -run '^$$' -bench 'OffloaderS3' -benchtime 1000x
 	$(GO) test ./internal/stack -run '^$$' -bench 'Write$$' -benchtime 20000x
 	$(GO) test ./internal/stack -run '^$$' -bench 'WriteUpdateWithWorkers|DevHTTP|QueryReads' -benchtime 1000x
 	$(GO) build -o $(BENCH_OUT)/chronos ./cmd/chronos
