@@ -1,8 +1,8 @@
 // Package offload owns where version payloads live once they leave the log:
 // the compression codecs, the blob [Store] interface and its conformance
 // suite (offload/storetest), the offloader worker ([Offloader]) with its
-// metrics ([NewMetrics]), and the decoded content of base64 properties
-// ([ContentProp], [ContentKey]).
+// metrics ([NewMetrics]), the decoded content of base64 properties
+// ([ContentProp], [ContentKey]), and the head records of items ([HeadKey]).
 //
 // # Backends
 //
@@ -35,14 +35,36 @@
 //	<collection>/<itemId>/v<ov>/<prop>/blob.bin               ContentKey: a base64 prop's bytes (content bucket)
 //	<collection>/<itemId>/v<ov>/<prop>/text.txt               ContentKey: a preferredText prop's UTF-8 text
 //
+// and of an item, where its route keeps head records (see Heads),
+//
+//	<collection>/<itemId>/head.json[.<codec suffix>]          HeadKey: the latest payload (records bucket)
+//
 // and claim-checked documents are at <collection>/claims.sha256/<hex>.json.zst
 // (ingest.ClaimKey) in the versions bucket. It respects the rule even when
 // one bucket fills every role: the objects of v<ov>/ are item.json* and the
 // directories <prop>/, and the configuration refuses a base64 property
-// whose name is not one key segment or begins with "item.json"; item ids
+// whose name is not one key segment or begins with "item.json"; the
+// objects of <itemId>/ are head.json* and the directories v<ov>/; item ids
 // are tokens, which never contain the "." of "claims.sha256". Deleting the
 // prefix "<collection>/<itemId>/v<ov>/" of both buckets removes a version's
 // blobs.
+//
+// # Heads
+//
+// When a route's records bucket is not its versions bucket (the
+// multi-bucket placement with a versionsBucket of its own), the
+// Offloader also keeps a head record of every item in the records bucket
+// ([OffloaderOptions].Heads): the whole latest document at [HeadKey],
+// compressed by the same rules as a version, so that external tools can
+// read the latest state of every item from the bucket alone. A deleted or
+// erased item has no head record. When records and versions share a
+// bucket (a single `bucket`, or a multi-bucket set without its own
+// versionsBucket), no head records are written: the read model serves
+// the latest state. Events are processed out of order and concurrently,
+// so each one makes the head follow the item's last event in the log
+// rather than its own payload, re-reading the log after every write until
+// it holds still; the head converges on the item's final event. It lags
+// the log like the versions do, and is not a read path of Chronos.
 //
 // # Content
 //

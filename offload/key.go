@@ -79,3 +79,18 @@ func invalidKey(key, rule string) error {
 func VersionKey(collection, itemID string, ov uint64, c Codec) string {
 	return collection + "/" + itemID + "/v" + strconv.FormatUint(ov, 10) + "/item.json" + c.Suffix()
 }
+
+// HeadKey is the key of an item's head record, the payload of its latest
+// version, in the records bucket of a route that keeps one apart from its
+// versions bucket:
+//
+//	<collection>/<itemId>/head.json<c.Suffix()>
+//
+// for example "orders/01J9Z.../head.json.zst". It is a sibling of the
+// item's version directories (v<ov>/, never "head.json..."), so it is a
+// leaf in every layout: a bucket may hold head records next to versions
+// and content. collection and itemID are expected to be valid event
+// tokens; HeadKey itself does not check.
+func HeadKey(collection, itemID string, c Codec) string {
+	return collection + "/" + itemID + "/head.json" + c.Suffix()
+}

@@ -2,6 +2,7 @@ package offload
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -68,6 +69,53 @@ func TestVersionKey(t *testing.T) {
 		}
 		if err := ValidateKey(got); err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+func TestHeadKey(t *testing.T) {
+	tests := []struct {
+		c    Codec
+		want string
+	}{
+		{CodecZstd, "orders/01J9ZK/head.json.zst"},
+		{CodecS2, "orders/01J9ZK/head.json.s2"},
+		{CodecNone, "orders/01J9ZK/head.json"},
+	}
+	for _, tt := range tests {
+		got := HeadKey("orders", "01J9ZK", tt.c)
+		if got != tt.want {
+			t.Errorf("HeadKey(%s) = %q, want %q", tt.c, got, tt.want)
+		}
+		if err := ValidateKey(got); err != nil {
+			t.Error(err)
+		}
+		if c, err := CodecFromKey(got); err != nil || c != tt.c {
+			t.Errorf("CodecFromKey(%q) = %s, %v; want %s", got, c, err, tt.c)
+		}
+	}
+}
+
+// No head key is the "directory" of a version or content key, nor the
+// other way round, so one bucket can hold heads, versions and content.
+func TestHeadKeysAreLeaves(t *testing.T) {
+	var heads, others []string
+	for _, c := range []Codec{CodecZstd, CodecS2, CodecNone} {
+		heads = append(heads, HeadKey("docs", "a", c), HeadKey("docs", "v1", c))
+		others = append(others, VersionKey("docs", "a", 1, c), VersionKey("docs", "v1", 0, c))
+	}
+	for _, prop := range []string{"file", "head.json", "v1"} {
+		others = append(others, ContentKey("docs", "a", 1, prop, false), ContentKey("docs", "a", 1, prop, true))
+	}
+	all := append(slices.Clone(heads), others...)
+	for _, h := range heads {
+		for _, k := range all {
+			if strings.HasPrefix(k, h+"/") {
+				t.Errorf("head key %q is a directory of %q", h, k)
+			}
+			if strings.HasPrefix(h, k+"/") {
+				t.Errorf("%q is a directory of head key %q", k, h)
+			}
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 const (
 	KindVersion = "version" // a version payload, at VersionKey
 	KindContent = "content" // a base64 property's content, at ContentKey
+	KindHead    = "head"    // an item's head record, at HeadKey
 )
 
 // Metrics counts what an Offloader writes and reports how far it is
@@ -32,7 +33,9 @@ type Metrics struct {
 // reg is nil):
 //
 //   - chronos_offloader_objects_total{kind}: objects written, kind
-//     "version" (payloads) or "content" (base64 properties);
+//     "version" (payloads), "content" (base64 properties) or "head"
+//     (head records; every write counts, a rewrite of the same head
+//     included; deleting a head counts nothing);
 //   - chronos_offloader_bytes_in_total{kind}: bytes before compression
 //     (a payload's JSON; content is stored uncompressed, so for it the
 //     same as bytes out);
@@ -51,7 +54,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return &Metrics{
 		objects: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chronos_offloader_objects_total",
-			Help: "Objects the offloader wrote, by kind (version payloads, base64 content).",
+			Help: "Objects the offloader wrote, by kind (version payloads, base64 content, head records).",
 		}, []string{"kind"})),
 		bytesIn: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chronos_offloader_bytes_in_total",

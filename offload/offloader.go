@@ -46,6 +46,13 @@ type OffloaderOptions struct {
 	// Base64Props returns the base64 properties of a collection by name
 	// (its collection map's base64Props); nil or empty: none.
 	Base64Props func(events.Collection) map[string]ContentProp
+	// Heads resolves the store of a collection's head records (HeadKey:
+	// the latest payload of every item; see Heads in the package
+	// documentation): the route's
+	// records bucket when it is not its versions bucket. Nil writes no
+	// head records; so does a nil Store, returned for a collection whose
+	// records and versions share a bucket (the read model holds heads).
+	Heads Resolver
 	// Partitions to offload; default all of the log's.
 	Partitions []int
 	// Logger; default slog.Default().
@@ -79,9 +86,10 @@ func (o *OffloaderOptions) setDefaults(p int) {
 }
 
 // Offloader writes every version's payload to the blob store of its
-// collection at VersionKey(collection, item, ov, codec), and the decoded
+// collection at VersionKey(collection, item, ov, codec), the decoded
 // content of each of its base64 properties to the collection's content
-// store at ContentKey. It is order-free: the keys are deterministic and
+// store at ContentKey, and, where OffloaderOptions.Heads names a store,
+// the item's latest payload at HeadKey. It is order-free: the keys are deterministic and
 // Put is idempotent, so a redelivered event rewrites the same bytes.
 // Failures go through a fallbackq.Handler: a failed upload (payload or
 // content alike) is redelivered by JetStream (NakWithDelay) on the retry
@@ -238,9 +246,12 @@ func (o *Offloader) process(ctx context.Context, m jetstream.Msg) error {
 }
 
 // Offload writes rec's payload to its blob key, then the content of each
-// base64 property of its collection to its content key. An erase has
-// nothing to write; a claim-checked payload is already stored, but its
-// base64 content is read from the claim and written. It is idempotent.
+// base64 property of its collection to its content key, then brings the
+// item's head record, if its collection has one, up to date with its
+// last event in the log.
+// An erase has no version to write; a claim-checked payload is already
+// stored, but its base64 content is read from the claim and written. It
+// is idempotent, and safe to call concurrently and out of order.
 func (o *Offloader) Offload(ctx context.Context, rec *clog.Record) error {
 	ev := rec.Event
 	if len(ev.Payload) > 0 {
@@ -248,7 +259,10 @@ func (o *Offloader) Offload(ctx context.Context, rec *clog.Record) error {
 			return err
 		}
 	}
-	return o.offloadContent(ctx, rec)
+	if err := o.offloadContent(ctx, rec); err != nil {
+		return err
+	}
+	return o.offloadHead(ctx, rec)
 }
 
 func (o *Offloader) offloadVersion(ctx context.Context, rec *clog.Record) error {
@@ -257,10 +271,7 @@ func (o *Offloader) offloadVersion(ctx context.Context, rec *clog.Record) error 
 	if err != nil {
 		return err
 	}
-	codec := o.opts.Codec
-	if len(ev.Payload) < o.opts.MinCompress {
-		codec = CodecNone
-	}
+	codec := o.codecFor(len(ev.Payload))
 	data, err := Compress(codec, ev.Payload)
 	if err != nil {
 		return err
@@ -271,6 +282,15 @@ func (o *Offloader) offloadVersion(ctx context.Context, rec *clog.Record) error 
 	}
 	o.opts.OffloadMetrics.stored(KindVersion, len(ev.Payload), len(data))
 	return nil
+}
+
+// codecFor returns the codec of a payload of n bytes: Codec, or CodecNone
+// below MinCompress.
+func (o *Offloader) codecFor(n int) Codec {
+	if n < o.opts.MinCompress {
+		return CodecNone
+	}
+	return o.opts.Codec
 }
 
 // ReadVersion returns the payload of version ov of ref from its blob, trying

@@ -28,6 +28,7 @@ func main() {
 		Codec: offload.Codec(*codec), Concurrency: *concurrency, Logger: s.Log,
 		Metrics: fallbackq.NewMetrics(s.Metrics), Retry: s.Deps.RetryConfig(),
 		Content: s.Deps.ContentBlobs(), Base64Props: s.Deps.Base64Props(), OffloadMetrics: offload.NewMetrics(s.Metrics),
+		Heads: s.Deps.HeadBlobs(),
 	})
 	if err != nil {
 		s.Fatal("start", err)

@@ -163,7 +163,7 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 		s.Projectors = s.generations.Runner(s.Log, true, projection.ProjectorOptions{Logger: s.log, DLQ: s.DLQ}, s.log)
 		if s.Offloader, err = offload.NewOffloader(s.Log, s.Blobs, offload.OffloaderOptions{
 			Logger: s.log, Metrics: dlqMetrics, Retry: s.Deps.RetryConfig(), OffloadMetrics: offload.NewMetrics(s.Metrics),
-			Content: s.Deps.ContentBlobs(), Base64Props: s.Deps.Base64Props(),
+			Content: s.Deps.ContentBlobs(), Base64Props: s.Deps.Base64Props(), Heads: s.Deps.HeadBlobs(),
 		}); err != nil {
 			return nil, err
 		}
