@@ -92,15 +92,29 @@ func encodeStd(e *Event) ([]byte, error) {
 
 // appendCompact appends valid JSON p to dst without the whitespace outside
 // strings: what encoding/json does to a json.RawMessage when HTML escaping
-// is off. Raw tabs and line breaks cannot occur inside JSON strings, and
-// a compact document (the common case) is copied in one append.
+// is off. A compact document (the common case) is copied in one append.
 func appendCompact(dst, p []byte) []byte {
-	if isCompact(p) {
-		return append(dst, p...)
+	for i := spaceOutsideStrings(p); i >= 0; i = spaceOutsideStrings(p) {
+		dst = append(dst, p[:i]...)
+		p = p[i+1:]
+	}
+	return append(dst, p...)
+}
+
+// isCompact reports whether valid JSON b has no whitespace outside strings.
+func isCompact(b []byte) bool { return spaceOutsideStrings(b) < 0 }
+
+// spaceOutsideStrings returns the index of the first whitespace byte of
+// valid JSON b that is not inside a string, or -1. b must start outside a
+// string: at a value, or after whitespace that ended one. Raw tabs and
+// line breaks cannot occur inside JSON strings, so only spaces need the
+// string scan, and a document without spaces needs none.
+func spaceOutsideStrings(b []byte) int {
+	if bytes.IndexByte(b, ' ') < 0 {
+		return bytes.IndexAny(b, "\t\n\r")
 	}
 	in, esc := false, false
-	start := 0
-	for i, c := range p {
+	for i, c := range b {
 		switch {
 		case esc:
 			esc = false
@@ -113,39 +127,10 @@ func appendCompact(dst, p []byte) []byte {
 		case c == '"':
 			in = true
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			dst = append(dst, p[start:i]...)
-			start = i + 1
+			return i
 		}
 	}
-	return append(dst, p[start:]...)
-}
-
-// isCompact reports whether valid JSON b has no whitespace outside strings.
-func isCompact(b []byte) bool {
-	if bytes.IndexByte(b, '\n') >= 0 || bytes.IndexByte(b, '\r') >= 0 || bytes.IndexByte(b, '\t') >= 0 {
-		return false
-	}
-	if bytes.IndexByte(b, ' ') < 0 {
-		return true
-	}
-	in, esc := false, false
-	for _, c := range b {
-		switch {
-		case esc:
-			esc = false
-		case in:
-			if c == '\\' {
-				esc = true
-			} else if c == '"' {
-				in = false
-			}
-		case c == '"':
-			in = true
-		case c == ' ':
-			return false
-		}
-	}
-	return true
+	return -1
 }
 
 // Decode parses a message body into an event and validates it. Unknown

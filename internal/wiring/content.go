@@ -1,13 +1,8 @@
 package wiring
 
 import (
-	"context"
-	"fmt"
-	"time"
-
 	"github.com/chronos-go/chronos/events"
 	"github.com/chronos-go/chronos/offload"
-	"github.com/chronos-go/chronos/offload/wrap"
 	"github.com/chronos-go/chronos/tenancy"
 )
 
@@ -17,19 +12,7 @@ import (
 // bucket as Blobs'; the content layout never collides with the version
 // layout (see offload.ContentKey).
 func (d *Deps) ContentBlobs() offload.Resolver {
-	return func(c events.Collection) (offload.Store, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		rt, err := d.Router.RouteContext(ctx, c)
-		if err != nil {
-			return nil, err
-		}
-		st, err := d.Pool.Bucket(ctx, rt, rt.Buckets.Content)
-		if err != nil {
-			return nil, fmt.Errorf("chronos: content store of %s: %w", c, err)
-		}
-		return wrap.Prefix(st, rt.KeyPrefix), nil
-	}
+	return d.bucketResolver("content", func(b tenancy.Buckets) string { return b.Content })
 }
 
 // Base64Props returns each collection's base64Props in the offloader's

@@ -1,13 +1,8 @@
 package wiring
 
 import (
-	"context"
-	"fmt"
-	"time"
-
-	"github.com/chronos-go/chronos/events"
 	"github.com/chronos-go/chronos/offload"
-	"github.com/chronos-go/chronos/offload/wrap"
+	"github.com/chronos-go/chronos/tenancy"
 )
 
 // HeadBlobs returns the resolver of the store of each collection's head
@@ -18,20 +13,10 @@ import (
 // single `bucket`, or a multi-bucket set without its own versionsBucket):
 // there the read model holds heads, and the bucket holds versions only.
 func (d *Deps) HeadBlobs() offload.Resolver {
-	return func(c events.Collection) (offload.Store, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		rt, err := d.Router.RouteContext(ctx, c)
-		if err != nil {
-			return nil, err
+	return d.bucketResolver("head", func(b tenancy.Buckets) string {
+		if b.Records == b.Versions {
+			return ""
 		}
-		if rt.Buckets.Records == rt.Buckets.Versions {
-			return nil, nil
-		}
-		st, err := d.Pool.Bucket(ctx, rt, rt.Buckets.Records)
-		if err != nil {
-			return nil, fmt.Errorf("chronos: head store of %s: %w", c, err)
-		}
-		return wrap.Prefix(st, rt.KeyPrefix), nil
-	}
+		return b.Records
+	})
 }

@@ -97,6 +97,14 @@ func (d *Deps) NATSURL() string { return d.Config.NATS.URL.Reveal() }
 // keys prefixed with the route's scope prefix so that scopes sharing a
 // bucket never collide.
 func (d *Deps) Blobs() offload.Resolver {
+	return d.bucketResolver("blob", func(b tenancy.Buckets) string { return b.Versions })
+}
+
+// bucketResolver returns the resolver of the bucket pick chooses among a
+// collection's route's buckets, keys prefixed with the route's scope
+// prefix. pick returning "" resolves a nil Store: the collection has no
+// such bucket of its own. role names the store in errors.
+func (d *Deps) bucketResolver(role string, pick func(tenancy.Buckets) string) offload.Resolver {
 	return func(c events.Collection) (offload.Store, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -104,9 +112,13 @@ func (d *Deps) Blobs() offload.Resolver {
 		if err != nil {
 			return nil, err
 		}
-		st, err := d.Pool.Bucket(ctx, rt, rt.Buckets.Versions)
+		name := pick(rt.Buckets)
+		if name == "" {
+			return nil, nil
+		}
+		st, err := d.Pool.Bucket(ctx, rt, name)
 		if err != nil {
-			return nil, fmt.Errorf("chronos: blob store of %s: %w", c, err)
+			return nil, fmt.Errorf("chronos: %s store of %s: %w", role, c, err)
 		}
 		return wrap.Prefix(st, rt.KeyPrefix), nil
 	}
