@@ -2,17 +2,11 @@ package stack_test
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/chronos-go/chronos/events"
-	"github.com/chronos-go/chronos/ingest"
-	"github.com/chronos-go/chronos/internal/testenv"
 	"github.com/chronos-go/chronos/internal/wiring"
-	clog "github.com/chronos-go/chronos/log"
 	"github.com/chronos-go/chronos/projection"
 	"github.com/chronos-go/chronos/projection/sqlitestore"
 )
@@ -28,43 +22,15 @@ import (
 //
 //	go test ./internal/stack -run '^$' -bench ProjectorThroughputSQLite -benchtime 20000x -v
 func BenchmarkProjectorThroughputSQLite(bench *testing.B) {
-	t, total := bench, bench.N
+	t := bench
 	ctx := context.Background()
-	n := testenv.StartNATS(t)
-	_, js := n.Connect(t)
-	if err := clog.EnsureStreams(ctx, js, clog.Config{Partitions: 1}); err != nil {
-		t.Fatal(err)
-	}
-	l, err := clog.Open(ctx, js, events.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	prog, err := clog.OpenProgress(ctx, js, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := ingest.New(l, ingest.Options{})
-	items := max(total/5, 1)
-	pad := strings.Repeat("x", 200)
-	for v := range 5 {
-		for i := range items {
-			id := fmt.Sprintf("b-%05d", i)
-			doc := []byte(fmt.Sprintf(`{"user":"u%d","tier":"gold","n":%d,"v":%d,"pad":%q}`, i%50, i, v, pad))
-			if v == 0 {
-				_, err = svc.Create(ctx, faultColl, id, doc, ingest.Write{})
-			} else {
-				_, err = svc.Update(ctx, faultColl.Item(id), doc, ingest.Write{})
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	l, prog, items := projectorBacklog(t, bench.N)
 	evts := items * 5
 	dir := t.TempDir()
 	run := func(name, durable string, gen int, rules bool) float64 {
 		var opts sqlitestore.Options
 		if rules {
+			var err error
 			if opts.CounterRules, err = projection.CompileRules(faultRules); err != nil {
 				t.Fatal(err)
 			}

@@ -27,41 +27,10 @@ import (
 //
 //	go test ./internal/stack -run '^$' -bench ProjectorThroughput -benchtime 2000x
 func BenchmarkProjectorThroughput(bench *testing.B) {
-	t, total := bench, bench.N
+	t := bench
 	ctx := context.Background()
-	n := testenv.StartNATS(t)
 	m := testenv.StartMongo(t)
-	_, js := n.Connect(t)
-	if err := clog.EnsureStreams(ctx, js, clog.Config{Partitions: 1}); err != nil {
-		t.Fatal(err)
-	}
-	l, err := clog.Open(ctx, js, events.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	prog, err := clog.OpenProgress(ctx, js, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The log: items of ~300 B, 5 versions each, appended before the
-	// projector starts (a backlog, as in a rebuild or after an outage).
-	svc := ingest.New(l, ingest.Options{})
-	items := max(total/5, 1)
-	pad := strings.Repeat("x", 200)
-	for v := range 5 {
-		for i := range items {
-			id := fmt.Sprintf("b-%05d", i)
-			doc := []byte(fmt.Sprintf(`{"user":"u%d","tier":"gold","n":%d,"v":%d,"pad":%q}`, i%50, i, v, pad))
-			if v == 0 {
-				_, err = svc.Create(ctx, faultColl, id, doc, ingest.Write{})
-			} else {
-				_, err = svc.Update(ctx, faultColl.Item(id), doc, ingest.Write{})
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	l, prog, items := projectorBacklog(t, bench.N)
 	events := items * 5
 	run := func(name, durable, prefix string, rules bool) float64 {
 		client, err := mongo.Connect(ctx, options.Client().ApplyURI(m.URI))
@@ -219,4 +188,44 @@ func headAt(t testing.TB, head bson.Raw, ov int64) bson.Raw {
 		t.Fatal(err)
 	}
 	return raw
+}
+
+// projectorBacklog returns a log holding a backlog of about total events
+// (items of ~300 B, 5 versions each, appended before any projector
+// starts, as in a rebuild or after an outage), its progress bucket, and
+// the number of items.
+func projectorBacklog(t testing.TB, total int) (*clog.Log, *clog.Progress, int) {
+	t.Helper()
+	ctx := context.Background()
+	n := testenv.StartNATS(t)
+	_, js := n.Connect(t)
+	if err := clog.EnsureStreams(ctx, js, clog.Config{Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := clog.Open(ctx, js, events.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := clog.OpenProgress(ctx, js, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := ingest.New(l, ingest.Options{})
+	items := max(total/5, 1)
+	pad := strings.Repeat("x", 200)
+	for v := range 5 {
+		for i := range items {
+			id := fmt.Sprintf("b-%05d", i)
+			doc := []byte(fmt.Sprintf(`{"user":"u%d","tier":"gold","n":%d,"v":%d,"pad":%q}`, i%50, i, v, pad))
+			if v == 0 {
+				_, err = svc.Create(ctx, faultColl, id, doc, ingest.Write{})
+			} else {
+				_, err = svc.Update(ctx, faultColl.Item(id), doc, ingest.Write{})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return l, prog, items
 }
