@@ -2,6 +2,7 @@ package log
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -193,6 +194,61 @@ func (l *Log) Last(ctx context.Context, ref events.ItemRef) (*Record, error) {
 		return nil, fmt.Errorf("chronos: read last event of %s: %w", ref, err)
 	}
 	return l.decodeRaw(part, raw)
+}
+
+// LastFromLeader is Last read from the partition stream's leader. Last
+// uses a direct get, which any replica of a replicated stream may answer,
+// possibly one that has not stored the newest events yet; a reader that
+// must see every event acknowledged before the call (the offloader's head
+// records) asks the leader. It costs a JSON API round trip with the
+// message base64-encoded, so Last stays the default.
+func (l *Log) LastFromLeader(ctx context.Context, ref events.ItemRef) (*Record, error) {
+	part := l.Partition(ref.Collection)
+	req, err := json.Marshal(map[string]string{"last_by_subj": l.Subject(ref)})
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+	}
+	msg, err := l.js.Conn().RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+StreamName(part), req)
+	if err != nil {
+		return nil, fmt.Errorf("chronos: read last event of %s from the leader: %w", ref, err)
+	}
+	var resp struct {
+		Message *struct {
+			Subject  string    `json:"subject"`
+			Sequence uint64    `json:"seq"`
+			Header   []byte    `json:"hdrs"`
+			Data     []byte    `json:"data"`
+			Time     time.Time `json:"time"`
+		} `json:"message"`
+		Error *struct {
+			Code        int    `json:"code"`
+			ErrCode     int    `json:"err_code"`
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return nil, fmt.Errorf("chronos: read last event of %s from the leader: %w", ref, err)
+	}
+	switch {
+	case resp.Error != nil && resp.Error.ErrCode == int(jetstream.JSErrCodeMessageNotFound):
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
+	case resp.Error != nil:
+		return nil, fmt.Errorf("chronos: read last event of %s from the leader: %s (%d)", ref, resp.Error.Description, resp.Error.ErrCode)
+	case resp.Message == nil:
+		return nil, fmt.Errorf("chronos: read last event of %s from the leader: empty response", ref)
+	}
+	var h nats.Header
+	if len(resp.Message.Header) > 0 {
+		if h, err = nats.DecodeHeadersMsg(resp.Message.Header); err != nil {
+			return nil, fmt.Errorf("chronos: read last event of %s from the leader: headers: %w", ref, err)
+		}
+	}
+	return decode(part, resp.Message.Subject, resp.Message.Sequence, resp.Message.Time, h, resp.Message.Data, l.lim)
 }
 
 // Get returns the event at sequence seq of partition part.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -141,6 +142,18 @@ func TestAppendOptimisticConcurrency(t *testing.T) {
 	}
 	if last.Seq != a1.Seq || last.Event.OV != 1 || string(last.Event.Payload) != `{"n":1}` || last.Ref != ref {
 		t.Fatalf("Last = %+v %s", last, last.Event.Payload)
+	}
+	// The leader's answer is the same record, headers and time included.
+	lead, err := l.LastFromLeader(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(lead.Event, last.Event) || lead.Seq != last.Seq || lead.Ref != last.Ref || lead.Part != last.Part ||
+		lead.MsgID != last.MsgID || !lead.Time.Equal(last.Time) {
+		t.Fatalf("LastFromLeader = %+v, Last = %+v", lead, last)
+	}
+	if _, err := l.LastFromLeader(ctx, coll.Item("never-written")); !errors.Is(err, log.ErrNotFound) {
+		t.Fatalf("LastFromLeader of a new item = %v, want ErrNotFound", err)
 	}
 	first, err := l.Get(ctx, a0.Part, a0.Seq)
 	if err != nil || first.Event.OV != 0 {

@@ -48,11 +48,10 @@ var headCodecs = []Codec{CodecZstd, CodecS2, CodecNone}
 // is retried like a failed upload.
 //
 // The argument needs each read of the last event to see every event
-// appended before it. A single server (replicas 1) gives that; with
-// replicas and AllowDirect, a direct get may be answered by a follower
-// slightly behind the leader, and a stale head can then stay until the
-// item's next event. Reading the last event from the stream leader
-// (a non-direct message get) would close that window.
+// appended before it. A direct get (clog.Log.Last) does not promise that
+// on a replicated stream: any replica may answer, one slightly behind the
+// leader among them. So the rounds read with LastFromLeader, which the
+// stream leader answers.
 func (o *Offloader) offloadHead(ctx context.Context, rec *clog.Record) error {
 	if o.opts.Heads == nil {
 		return nil
@@ -64,7 +63,7 @@ func (o *Offloader) offloadHead(ctx context.Context, rec *clog.Record) error {
 	if store == nil {
 		return nil // records and versions share a bucket: the read model holds heads
 	}
-	last, err := o.log.Last(ctx, rec.Ref)
+	last, err := o.log.LastFromLeader(ctx, rec.Ref)
 	for range maxHeadRounds {
 		if err != nil {
 			break
@@ -73,7 +72,7 @@ func (o *Offloader) offloadHead(ctx context.Context, rec *clog.Record) error {
 			return err
 		}
 		prev := last
-		if last, err = o.log.Last(ctx, rec.Ref); err == nil && last.Seq == prev.Seq {
+		if last, err = o.log.LastFromLeader(ctx, rec.Ref); err == nil && last.Seq == prev.Seq {
 			return nil
 		}
 	}
