@@ -89,7 +89,13 @@ func (e *Env) baselines(ctx context.Context, l *load, r *Report) *Baseline {
 		if b.BulkWrite, err = e.bulkWrite(ctx, mc, l.w.coll, docs[:m]); err != nil {
 			note("bulkWrite", err)
 		}
-		if b.FindOne, err = e.findOne(ctx, mc, l, docs[:m]); err != nil {
+		// Look up only what bulkWrite stored: its time budget may have
+		// cut it short of m on a slow server.
+		stored := m
+		if b.BulkWrite != nil {
+			stored = min(m, b.BulkWrite.N)
+		}
+		if b.FindOne, err = e.findOne(ctx, mc, l, docs[:stored]); err != nil {
 			note("findOne", err)
 		}
 		if b.BulkWrite != nil && b.BulkWrite.N < n {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,11 +86,22 @@ func TestScenarios(t *testing.T) {
 				if b == nil || b.RawPublish == nil || b.BulkWrite == nil || b.Put == nil || b.FindOne == nil || b.FindOne.Latency == nil {
 					t.Fatalf("baseline incomplete: %+v", b)
 				}
-				if b.RawPublish.N != 300 || b.BulkWrite.N != 300 || b.Put.N != 300 {
-					t.Errorf("baseline counts: raw %d, bulkWrite %d, put %d", b.RawPublish.N, b.BulkWrite.N, b.Put.N)
+				if b.RawPublish.N != 300 || b.Put.N != 300 {
+					t.Errorf("baseline counts: raw %d, put %d", b.RawPublish.N, b.Put.N)
 				}
-				if len(b.Notes) > 0 {
-					t.Errorf("baseline notes: %q", b.Notes)
+				// FerretDB under a loaded machine may not write 300 head+ver
+				// pairs within the baseline's time budget: then the report
+				// says so, and nothing else may be noted.
+				notes := b.Notes
+				if b.BulkWrite.N != 300 {
+					cut := fmt.Sprintf("bulkWrite replayed %d of 300 events", b.BulkWrite.N)
+					if b.BulkWrite.N == 0 || len(notes) == 0 || !strings.HasPrefix(notes[0], cut) {
+						t.Errorf("bulkWrite baseline %d of 300 events, notes %q", b.BulkWrite.N, notes)
+					}
+					notes = notes[min(1, len(notes)):]
+				}
+				if len(notes) > 0 {
+					t.Errorf("baseline notes: %q", notes)
 				}
 			}
 			var buf jsonBuf
