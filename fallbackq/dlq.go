@@ -89,10 +89,7 @@ func subjectTail(orig string) string {
 // and limits are the operator's.
 func EnsureDLQ(ctx context.Context, js jetstream.JetStream, replicas int) error {
 	if replicas <= 0 {
-		replicas = 1
-		if s, err := js.Stream(ctx, clog.StreamName(0)); err == nil {
-			replicas = max(1, s.CachedInfo().Config.Replicas)
-		}
+		replicas = clog.Replicas(ctx, js)
 	}
 	cfgs := []jetstream.StreamConfig{{
 		Name:        DLQStream,

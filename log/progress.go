@@ -24,19 +24,18 @@ type Progress struct {
 	kv jetstream.KeyValue
 }
 
-// OpenProgress creates (or binds to) the progress bucket.
+// OpenProgress binds to the progress bucket, creating it with replicas
+// replicas (0: as many as the log's partition streams) if it does not
+// exist; see EnsureKV.
 func OpenProgress(ctx context.Context, js jetstream.JetStream, replicas int) (*Progress, error) {
-	if replicas < 1 {
-		replicas = 1
-	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := EnsureKV(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      ProgressBucket,
 		Description: "last applied sequence per consumer and partition",
 		History:     1,
 		Replicas:    replicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("chronos: progress bucket: %w", err)
+		return nil, err
 	}
 	return &Progress{kv: kv}, nil
 }

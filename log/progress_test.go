@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/chronos-go/chronos/log"
 )
 
@@ -58,5 +60,47 @@ func TestProgressFollowAndWait(t *testing.T) {
 	}
 	if seq, err := p.Get(ctx, "other", 2); err != nil || seq != 0 {
 		t.Fatalf("other consumer: %d %v", seq, err)
+	}
+}
+
+// EnsureKV creates a missing bucket with the log's replicas and leaves an
+// existing one as the operator made it.
+func TestEnsureKVLeavesExistingBuckets(t *testing.T) {
+	js := startJS(t)
+	ctx := context.Background()
+	if got := log.Replicas(ctx, js); got != 1 {
+		t.Fatalf("Replicas without a log = %d, want 1", got)
+	}
+	openLog(t, js, 2)
+	kv, err := log.EnsureKV(ctx, js, jetstream.KeyValueConfig{Bucket: "CHRONOS_T1", History: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := kv.Status(ctx)
+	if err != nil || st.History() != 3 || st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Replicas != 1 {
+		t.Fatalf("created bucket: %+v, %v", st, err)
+	}
+	// An operator's bucket (another description, history) is bound, not
+	// rewritten with the caller's settings.
+	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: log.ProgressBucket, Description: "operator's", History: 5}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := log.OpenProgress(ctx, js, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Publish(ctx, "projector", 0, 7); err != nil {
+		t.Fatal(err)
+	}
+	kv, err = js.KeyValue(ctx, log.ProgressBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err = kv.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config; cfg.Description != "operator's" || st.History() != 5 {
+		t.Fatalf("OpenProgress rewrote the operator's bucket: %q, history %d", cfg.Description, st.History())
 	}
 }

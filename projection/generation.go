@@ -123,16 +123,18 @@ type GenerationRegistry struct {
 	kv jetstream.KeyValue
 }
 
-// OpenGenerations creates (or binds to) SystemBucket.
+// OpenGenerations binds to SystemBucket, creating it with replicas
+// replicas (0: as many as the log's partition streams) if it does not
+// exist; see log.EnsureKV.
 func OpenGenerations(ctx context.Context, js jetstream.JetStream, replicas int) (*GenerationRegistry, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := clog.EnsureKV(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      SystemBucket,
 		Description: "Chronos system documents (projection generations)",
 		History:     8,
-		Replicas:    max(replicas, 1),
+		Replicas:    replicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("chronos: system bucket: %w", err)
+		return nil, err
 	}
 	return &GenerationRegistry{kv: kv}, nil
 }
