@@ -44,8 +44,10 @@ Every subcommand takes:
   --timeout D    give up after D (default 30s; start without --no-wait waits as long
                  as the rebuild takes)
 drop also takes:
-  --mongo URI    the read model's MongoDB (default: the configuration file's, else
-                 mongodb://127.0.0.1:27017)
+  --mongo URI    a MongoDB deployment of the read model; repeat it for each one
+                 (default: every deployment of the configuration file, else
+                 mongodb://127.0.0.1:27017); every one must answer before
+                 anything changes
   --data DIR     instead of --mongo: the --data directory of a chronos dev on its
                  embedded SQLite read model; drop deletes DIR/sqlite/read-gN.db
                  (read.db for generation 1) and its -wal and -shm files
@@ -66,12 +68,13 @@ func runRebuild(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("chronos rebuild "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, rebuildUsage) }
-	defNATS, defMongo := svc.AdminDefaults()
+	defNATS, _ := svc.AdminDefaults()
 	natsURL := fs.String("nats", defNATS, "NATS server URL (default: the configuration file's, else localhost)")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
 	noWait := fs.Bool("no-wait", false, "start: return once the generation is registered")
 	force := fs.Bool("force", false, "switch: even if the new generation lags")
-	mongoURI := fs.String("mongo", defMongo, "drop: MongoDB URI of the read model (default: the configuration file's, else localhost)")
+	var mongoURIs uriList
+	fs.Var(&mongoURIs, "mongo", "drop: a MongoDB deployment of the read model, repeatable (default: every one of the configuration file, else localhost)")
 	dataDir := fs.String("data", "", "drop: chronos dev's --data directory, when its read model is the embedded SQLite store (instead of --mongo)")
 	grace := fs.Duration("grace", 3*time.Second, "drop: wait between unlisting and deleting")
 	// The generation number of drop may come before the flags or after.
@@ -121,7 +124,10 @@ func runRebuild(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "chronos rebuild drop: %q is not a generation number\n", positional[0])
 			return 2
 		}
-		err = r.drop(cctx, n, *mongoURI, *dataDir, *grace)
+		if len(mongoURIs) == 0 {
+			mongoURIs = svc.AdminMongoURIs()
+		}
+		err = r.drop(cctx, n, mongoURIs, *dataDir, *grace)
 	default:
 		fmt.Fprintf(stderr, "chronos rebuild: unknown subcommand %q\n\n%s", cmd, rebuildUsage)
 		return 2
@@ -248,10 +254,11 @@ func (r rebuildCmd) switchTo(ctx context.Context, force bool) error {
 // drop removes generation n from the document, waits grace for the
 // running projectors and query services to let it go, then deletes its
 // consumers, progress keys and read model: the databases named as its in
-// mongoURI's deployment, or, with dataDir, its SQLite files in chronos
-// dev's data directory. Where the read model lives is checked before the
-// document changes, so a wrong --mongo or --data changes nothing.
-func (r rebuildCmd) drop(ctx context.Context, n int, mongoURI, dataDir string, grace time.Duration) error {
+// every deployment of mongoURIs, or, with dataDir, its SQLite files in
+// chronos dev's data directory. Where the read model lives is checked
+// before the document changes (every deployment must answer), so a wrong
+// --mongo or --data changes nothing.
+func (r rebuildCmd) drop(ctx context.Context, n int, mongoURIs []string, dataDir string, grace time.Duration) error {
 	g, err := r.reg.Get(ctx)
 	if err != nil {
 		return err
@@ -280,20 +287,35 @@ func (r rebuildCmd) drop(ctx context.Context, n int, mongoURI, dataDir string, g
 			return "files", len(removed), err
 		}
 	} else {
-		client, err := mongo.Connect(ctx, options.Client().ApplyURI(mongoURI))
-		if err != nil {
-			return fmt.Errorf("connect to mongodb: %w", err)
-		}
-		defer func() { _ = client.Disconnect(context.Background()) }()
-		if err := client.Ping(ctx, nil); err != nil {
-			return fmt.Errorf("mongodb at --mongo does not answer (for chronos dev's embedded SQLite read model give --data DIR instead): %w", err)
+		var clients []*mongo.Client
+		defer func() {
+			for _, c := range clients {
+				_ = c.Disconnect(context.Background())
+			}
+		}()
+		for i, uri := range mongoURIs {
+			client, err := mongo.Connect(ctx, options.Client().ApplyURI(uri))
+			if err != nil {
+				return fmt.Errorf("connect to mongodb (--mongo #%d): %w", i+1, err)
+			}
+			clients = append(clients, client)
+			if err := client.Ping(ctx, nil); err != nil {
+				return fmt.Errorf("mongodb of --mongo #%d does not answer (for chronos dev's embedded SQLite read model give --data DIR instead): %w", i+1, err)
+			}
 		}
 		deleteReadModel = func(ctx context.Context) (string, int, error) {
-			dropped, err := wiring.DropGenerationDatabases(ctx, client, n)
-			for _, name := range dropped {
-				fmt.Fprintf(r.stdout, "dropped database %s\n", name)
+			count := 0
+			for _, client := range clients {
+				dropped, err := wiring.DropGenerationDatabases(ctx, client, n)
+				for _, name := range dropped {
+					fmt.Fprintf(r.stdout, "dropped database %s\n", name)
+				}
+				count += len(dropped)
+				if err != nil {
+					return "databases", count, err
+				}
 			}
-			return "databases", len(dropped), err
+			return "databases", count, nil
 		}
 	}
 	if _, err := r.reg.Remove(ctx, n); err != nil {
@@ -314,5 +336,18 @@ func (r rebuildCmd) drop(ctx context.Context, n int, mongoURI, dataDir string, g
 		return err
 	}
 	fmt.Fprintf(r.stdout, "generation %d dropped (%d %s, consumer %s)\n", n, count, what, gen.Durable)
+	return nil
+}
+
+// uriList is a repeatable string flag.
+type uriList []string
+
+func (u *uriList) String() string { return strings.Join(*u, " ") }
+
+func (u *uriList) Set(v string) error {
+	if !strings.HasPrefix(v, "mongodb://") && !strings.HasPrefix(v, "mongodb+srv://") {
+		return fmt.Errorf("%q is not a MongoDB URI (mongodb://... or mongodb+srv://...)", v)
+	}
+	*u = append(*u, v)
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -98,6 +99,26 @@ func AdminDefaults() (natsURL, mongoURI string) {
 		}
 	}
 	return natsURL, mongoURI
+}
+
+// AdminMongoURIs are the MongoDB deployments an admin command acts on by
+// default: every distinct one of the configuration file when one is found
+// (the read model is spread over all of them), else localhost's.
+func AdminMongoURIs() []string {
+	cfg, _, err := LoadConfig("")
+	if err != nil {
+		return []string{"mongodb://127.0.0.1:27017"}
+	}
+	var uris []string
+	for _, c := range cfg.DBConnections {
+		if u := c.MongoURI.Reveal(); u != "" && !slices.Contains(uris, u) {
+			uris = append(uris, u)
+		}
+	}
+	if len(uris) == 0 {
+		return []string{"mongodb://127.0.0.1:27017"}
+	}
+	return uris
 }
 
 // Service is what every standalone service starts with: its logger, a
