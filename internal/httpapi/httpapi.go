@@ -72,11 +72,18 @@ func Classify(err error) (status int, code, message string) {
 	}
 }
 
-// WriteError writes err as a JSON error body. 5xx details are logged, not sent.
+// WriteError writes err as a JSON error body. 5xx details are logged, not
+// sent: at ERROR for failures of the server, at WARN for 501 (a feature
+// the configuration does not enable) and 504 (a bounded wait that ran
+// out, such as minSeq), which are answers, not faults.
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	status, code, msg := Classify(err)
 	if status >= 500 && log != nil {
-		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+		level := slog.LevelError
+		if status == http.StatusNotImplemented || status == http.StatusGatewayTimeout {
+			level = slog.LevelWarn
+		}
+		log.Log(r.Context(), level, "request failed", "method", r.Method, "path", r.URL.Path, "status", status, "code", code, "err", err)
 	}
 	body := map[string]any{"code": code, "message": msg}
 	var fe FieldsError

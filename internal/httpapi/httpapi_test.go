@@ -1,12 +1,15 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/chronos-go/chronos/events"
@@ -57,5 +60,27 @@ func TestWriteError(t *testing.T) {
 	WriteError(w, httptest.NewRequest("GET", "/", nil), nil, errors.New("secret detail"))
 	if w.Code != 500 || json.Unmarshal(w.Body.Bytes(), &body) != nil || body.Error["message"] == "secret detail" {
 		t.Fatalf("500 leaked its detail: %s", w.Body)
+	}
+}
+
+// Server faults are logged at ERROR; 501 and 504, answers rather than
+// faults, at WARN; 4xx not at all.
+func TestWriteErrorLogLevels(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{errors.New("disk on fire"), "level=ERROR"},
+		{Sentinel("chronos: not configured", http.StatusNotImplemented, "unavailable"), "level=WARN"},
+		{Sentinel("chronos: waited", http.StatusGatewayTimeout, "min_seq_timeout"), "level=WARN"},
+		{errGone, ""},
+	} {
+		var buf bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&buf, nil))
+		WriteError(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil), log, tc.err)
+		got := buf.String()
+		if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
+			t.Errorf("%v: logged %q, want %q", tc.err, got, tc.want)
+		}
 	}
 }
