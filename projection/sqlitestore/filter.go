@@ -341,8 +341,7 @@ func orderKeys(sort []projection.SortKey, indexed func(string) bool) ([]sortKey,
 		sk := sortKey{f: f, desc: k.Desc, val: f.expr, out: f.expr}
 		switch {
 		case f.kind == 0:
-			sk.rank = "(CASE " + f.typ + " WHEN 'integer' THEN 1 WHEN 'real' THEN 1 WHEN 'text' THEN 2 WHEN 'true' THEN 3 WHEN 'false' THEN 3 WHEN 'object' THEN 5 WHEN 'array' THEN 5 ELSE 0 END)"
-			sk.val = "coalesce(" + f.expr + ", 0)"
+			sk.rank, sk.val = rankExpr(f.typ), sortValueExpr(f.expr)
 			sk.out = f.doc + " -> " + f.path
 		case f.nullable:
 			sk.rank = "(" + f.expr + " IS NOT NULL)"
@@ -356,6 +355,17 @@ func orderKeys(sort []projection.SortKey, indexed func(string) bool) ([]sortKey,
 	}
 	return keys, nil
 }
+
+// rankExpr is the type bracket of a user prop's sort order (numbers,
+// text, booleans, objects and arrays; missing and null first), from its
+// json_type expression typ.
+func rankExpr(typ string) string {
+	return "(CASE " + typ + " WHEN 'integer' THEN 1 WHEN 'real' THEN 1 WHEN 'text' THEN 2 WHEN 'true' THEN 3 WHEN 'false' THEN 3 WHEN 'object' THEN 5 WHEN 'array' THEN 5 ELSE 0 END)"
+}
+
+// sortValueExpr is a user prop's value in its sort order, from its
+// json_extract expression.
+func sortValueExpr(expr string) string { return "coalesce(" + expr + ", 0)" }
 
 // orderBy returns the ORDER BY list of keys.
 func orderBy(keys []sortKey) string {

@@ -69,6 +69,17 @@ func propIndexDDL(n int64, p string) string {
 		typeExpr(p, true) + `, ` + valueExpr(p, true) + `)`
 }
 
+// propSortIndexDDL returns the statement creating the sort index of
+// indexed prop p on table set n: on the very expressions ORDER BY uses
+// for the prop (rankExpr, sortValueExpr), so a page sorted by the prop
+// walks the index and stops after the page instead of sorting every
+// match (SQLite sorts ties on _id in a small temporary b-tree).
+func propSortIndexDDL(n int64, p string) string {
+	t := "t" + strconv.FormatInt(n, 10)
+	return `CREATE INDEX IF NOT EXISTS ` + t + `_head_s_` + hex.EncodeToString([]byte(p)) + ` ON ` + t + `_head (` +
+		rankExpr(typeExpr(p, true)) + `, ` + sortValueExpr(valueExpr(p, true)) + `)`
+}
+
 func countersDDL(n int64) []string {
 	c := "c" + strconv.FormatInt(n, 10)
 	return []string{`CREATE TABLE IF NOT EXISTS ` + c + `_cnt (
@@ -240,7 +251,7 @@ func (s *Store) ensure(ctx context.Context, key catalogKey, props []string, crea
 				continue
 			}
 			seen[p] = true
-			ddl = append(ddl, propIndexDDL(n, p))
+			ddl = append(ddl, propIndexDDL(n, p), propSortIndexDDL(n, p))
 		}
 	} else {
 		ddl = countersDDL(n)
