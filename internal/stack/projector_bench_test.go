@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
@@ -197,21 +198,10 @@ func headAt(t testing.TB, head bson.Raw, ov int64) bson.Raw {
 func projectorBacklog(t testing.TB, total int) (*clog.Log, *clog.Progress, int) {
 	t.Helper()
 	ctx := context.Background()
-	n := testenv.StartNATS(t)
-	_, js := n.Connect(t)
-	if err := clog.EnsureStreams(ctx, js, clog.Config{Partitions: 1}); err != nil {
-		t.Fatal(err)
-	}
-	l, err := clog.Open(ctx, js, events.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	prog, err := clog.OpenProgress(ctx, js, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, l, prog := startLog(t, 1)
 	svc := ingest.New(l, ingest.Options{})
 	items := max(total/5, 1)
+	var err error
 	pad := strings.Repeat("x", 200)
 	for v := range 5 {
 		for i := range items {
@@ -228,4 +218,25 @@ func projectorBacklog(t testing.TB, total int) (*clog.Log, *clog.Progress, int) 
 		}
 	}
 	return l, prog, items
+}
+
+// startLog starts a NATS server holding a log of the given partition
+// streams, and opens the log and its progress bucket.
+func startLog(t testing.TB, partitions int) (*testenv.NATS, jetstream.JetStream, *clog.Log, *clog.Progress) {
+	t.Helper()
+	ctx := context.Background()
+	n := testenv.StartNATS(t)
+	_, js := n.Connect(t)
+	if err := clog.EnsureStreams(ctx, js, clog.Config{Partitions: partitions}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := clog.Open(ctx, js, events.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := clog.OpenProgress(ctx, js, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, js, l, prog
 }

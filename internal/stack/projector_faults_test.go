@@ -244,20 +244,8 @@ func startProjectorProcess(t *testing.T, natsURL, mongoURI, prefix string) *exec
 // restart: no duplicate versions, counters and distinct counts exact.
 func TestProjectorKill9MidBatch(t *testing.T) {
 	ctx := context.Background()
-	n := testenv.StartNATS(t)
 	m := testenv.StartMongo(t)
-	_, js := n.Connect(t)
-	if err := clog.EnsureStreams(ctx, js, clog.Config{Partitions: 2}); err != nil {
-		t.Fatal(err)
-	}
-	l, err := clog.Open(ctx, js, events.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	prog, err := clog.OpenProgress(ctx, js, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, _, l, prog := startLog(t, 2)
 	prefix := strings.TrimSuffix(m.Prefix, "_")
 	load := newFaultLoad(l)
 	seed := uint64(time.Now().UnixNano())

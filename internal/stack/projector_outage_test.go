@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chronos-go/chronos/events"
-	"github.com/chronos-go/chronos/internal/testenv"
-	clog "github.com/chronos-go/chronos/log"
 	"github.com/chronos-go/chronos/projection"
 	"github.com/chronos-go/chronos/projection/mongostore"
 )
@@ -18,19 +15,7 @@ import (
 // in place, then catches up with nothing lost or counted twice.
 func TestProjectorMongoOutage(t *testing.T) {
 	ctx := context.Background()
-	n := testenv.StartNATS(t)
-	_, js := n.Connect(t)
-	if err := clog.EnsureStreams(ctx, js, clog.Config{Partitions: 2}); err != nil {
-		t.Fatal(err)
-	}
-	l, err := clog.Open(ctx, js, events.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	prog, err := clog.OpenProgress(ctx, js, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, l, prog := startLog(t, 2)
 
 	// The embedded server on a fixed dir and port, so that it can come back.
 	dir := t.TempDir()

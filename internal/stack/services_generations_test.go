@@ -15,11 +15,9 @@ import (
 
 	"go.mongodb.org/mongo-driver/bson"
 
-	"github.com/chronos-go/chronos/events"
 	"github.com/chronos-go/chronos/ingest"
 	"github.com/chronos-go/chronos/internal/testenv"
 	"github.com/chronos-go/chronos/internal/wiring"
-	clog "github.com/chronos-go/chronos/log"
 	"github.com/chronos-go/chronos/projection"
 	"github.com/chronos-go/chronos/tenancy"
 )
@@ -130,21 +128,9 @@ func (p *svcProc) running(t *testing.T) {
 // rebuild, when the generation document does not exist yet.
 func TestServicesFollowGenerations(t *testing.T) {
 	ctx := context.Background()
-	n := testenv.StartNATS(t)
 	m := testenv.StartMongo(t)
-	_, js := n.Connect(t)
-	if err := clog.EnsureStreams(ctx, js, clog.Config{Partitions: 2}); err != nil {
-		t.Fatal(err)
-	}
-	l, err := clog.Open(ctx, js, events.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, js, l, prog := startLog(t, 2)
 	reg, err := projection.OpenGenerations(ctx, js, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	prog, err := clog.OpenProgress(ctx, js, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
