@@ -57,7 +57,7 @@ var errMovedOn = errors.New("remembered token starts after StartAfter")
 // to StartAfter again, 5,000 per request.
 func (s *Store) List(ctx context.Context, o offload.ListOptions) (offload.ListPage, error) {
 	if err := ctx.Err(); err != nil {
-		return offload.ListPage{}, opError("list", o.Prefix, err)
+		return offload.ListPage{}, backend.OpError("list", o.Prefix, err)
 	}
 	limit := o.Limit
 	if limit <= 0 || limit > offload.DefaultListLimit {

@@ -17,14 +17,14 @@ import (
 // of the SAS. A store configured with a SAS instead of a key returns
 // offload.ErrPresignUnavailable: it cannot sign a narrower one.
 func (s *Store) Presign(ctx context.Context, key string, ttl time.Duration) (string, error) {
-	if err := begin(ctx, "presign", key); err != nil {
+	if err := backend.Begin(ctx, "presign", key); err != nil {
 		return "", err
 	}
 	if err := offload.ValidatePresignTTL(ttl); err != nil {
-		return "", opError("presign", key, err)
+		return "", backend.OpError("presign", key, err)
 	}
 	if s.cred == nil {
-		return "", opError("presign", key, fmt.Errorf("%w: the store holds a SAS, not the account key", offload.ErrPresignUnavailable))
+		return "", backend.OpError("presign", key, fmt.Errorf("%w: the store holds a SAS, not the account key", offload.ErrPresignUnavailable))
 	}
 	expiry := time.Now().Add(ttl)
 	if t := expiry.Truncate(time.Second); !t.Equal(expiry) {
@@ -42,7 +42,7 @@ func (s *Store) Presign(ctx context.Context, key string, ttl time.Duration) (str
 		BlobName:      key,
 	}.SignWithSharedKey(s.cred)
 	if err != nil {
-		return "", opError("presign", key, err)
+		return "", backend.OpError("presign", key, err)
 	}
 	return s.client.NewBlobClient(key).URL() + "?" + qp.Encode(), nil
 }

@@ -149,33 +149,15 @@ func isNotFound(err error) bool {
 	return errors.As(err, &re) && re.StatusCode == http.StatusNotFound && re.ErrorCode == ""
 }
 
-// begin validates key and checks ctx, in that order: a bad key is reported
-// as such even with a done context.
-func begin(ctx context.Context, op, key string) error {
-	if err := offload.ValidateKey(key); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return opError(op, key, err)
-	}
-	return nil
-}
-
-func opError(op, key string, err error) error {
-	return fmt.Errorf("chronos: azure store: %s %q: %w", op, key, err)
-}
+// backend names this store in errors.
+const backend = offload.Backend("azure store")
 
 // callError wraps the error of a request: ErrNotFound for a missing blob,
-// ctx's error (as well as the SDK's) once ctx is done.
+// ctx's error (as well as the SDK's) once ctx is done. The SDK's error is
+// redacted first.
 func callError(ctx context.Context, op, key string, err error) error {
 	err = redact(err)
-	switch {
-	case isNotFound(err):
-		return fmt.Errorf("%w: %q", offload.ErrNotFound, key)
-	case ctx.Err() != nil && !errors.Is(err, ctx.Err()):
-		return opError(op, key, fmt.Errorf("%w (%w)", ctx.Err(), err))
-	}
-	return opError(op, key, err)
+	return backend.CallError(ctx, op, key, err, isNotFound(err))
 }
 
 func info(key string, size *int64, mod *time.Time) offload.ObjectInfo {
@@ -193,7 +175,7 @@ func info(key string, size *int64, mod *time.Time) offload.ObjectInfo {
 // Get opens the blob under key with one Get Blob; reading the body fails
 // once ctx is done.
 func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, offload.ObjectInfo, error) {
-	if err := begin(ctx, "get", key); err != nil {
+	if err := backend.Begin(ctx, "get", key); err != nil {
 		return nil, offload.ObjectInfo{}, err
 	}
 	resp, err := s.client.NewBlobClient(key).DownloadStream(ctx, nil)
@@ -206,7 +188,7 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, offload.Obj
 // Stat returns the info of the blob under key, with one Get Blob
 // Properties.
 func (s *Store) Stat(ctx context.Context, key string) (offload.ObjectInfo, error) {
-	if err := begin(ctx, "stat", key); err != nil {
+	if err := backend.Begin(ctx, "stat", key); err != nil {
 		return offload.ObjectInfo{}, err
 	}
 	resp, err := s.client.NewBlobClient(key).GetProperties(ctx, nil)
@@ -224,7 +206,7 @@ func (s *Store) Stat(ctx context.Context, key string) (offload.ObjectInfo, error
 // ends after the server committed the blob but before the answer arrived
 // returns ctx's error although the blob was replaced; retrying it is safe.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) error {
-	if err := begin(ctx, "put", key); err != nil {
+	if err := backend.Begin(ctx, "put", key); err != nil {
 		return err
 	}
 	body := &offload.CheckedReader{Ctx: ctx, R: r, Size: size}
@@ -232,7 +214,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) er
 	// in one request, from a buffer the SDK can rewind to retry.
 	first, err := io.ReadAll(io.LimitReader(body, s.blockSize+1))
 	if err != nil {
-		return opError("put", key, err)
+		return backend.OpError("put", key, err)
 	}
 	bb := s.client.NewBlockBlobClient(key)
 	headers := &blob.HTTPHeaders{BlobContentType: to.Ptr("application/octet-stream")}
@@ -249,7 +231,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) er
 	case err == nil:
 		return nil
 	case body.Err() != nil: // the reader's failure, or a size mismatch
-		return opError("put", key, body.Err())
+		return backend.OpError("put", key, body.Err())
 	}
 	return callError(ctx, "put", key, err)
 }
@@ -257,7 +239,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) er
 // Delete removes the blob under key, and its snapshots, with one Delete
 // Blob.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := begin(ctx, "delete", key); err != nil {
+	if err := backend.Begin(ctx, "delete", key); err != nil {
 		return err
 	}
 	_, err := s.client.NewBlobClient(key).Delete(ctx, &blob.DeleteOptions{

@@ -19,7 +19,7 @@ var errPageFull = errors.New("page full")
 // package doc for how the directory tree is walked.
 func (s *Store) List(ctx context.Context, o offload.ListOptions) (offload.ListPage, error) {
 	if err := ctx.Err(); err != nil {
-		return offload.ListPage{}, opError("list", o.Prefix, err)
+		return offload.ListPage{}, backend.OpError("list", o.Prefix, err)
 	}
 	limit := o.Limit
 	if limit <= 0 || limit > offload.DefaultListLimit {
@@ -34,7 +34,7 @@ func (s *Store) List(ctx context.Context, o offload.ListOptions) (offload.ListPa
 	w := walker{ctx: ctx, prefix: o.Prefix, after: o.StartAfter, want: limit + 1}
 	err := w.walk(filepath.Join(s.objects, filepath.FromSlash(base)), base)
 	if err != nil && !errors.Is(err, errPageFull) {
-		return offload.ListPage{}, opError("list", o.Prefix, err)
+		return offload.ListPage{}, backend.OpError("list", o.Prefix, err)
 	}
 	page := offload.ListPage{Objects: w.found}
 	if len(w.found) > limit {

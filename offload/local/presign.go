@@ -103,14 +103,14 @@ func (sg signer) mac(key string, expires int64) []byte {
 // key and the expiry time, valid until ttl has passed (rounded up to the
 // second).
 func (s *Store) Presign(ctx context.Context, key string, ttl time.Duration) (string, error) {
-	if err := begin(ctx, "presign", key); err != nil {
+	if err := backend.Begin(ctx, "presign", key); err != nil {
 		return "", err
 	}
 	if err := offload.ValidatePresignTTL(ttl); err != nil {
-		return "", opError("presign", key, err)
+		return "", backend.OpError("presign", key, err)
 	}
 	if s.signer.base == "" {
-		return "", opError("presign", key, fmt.Errorf("%w: the store has no PresignBaseURL", offload.ErrPresignUnavailable))
+		return "", backend.OpError("presign", key, fmt.Errorf("%w: the store has no PresignBaseURL", offload.ErrPresignUnavailable))
 	}
 	exp := time.Now().Add(ttl)
 	expires := exp.Unix()

@@ -81,21 +81,8 @@ func (s *Store) path(key string) string {
 	return filepath.Join(s.objects, filepath.FromSlash(key))
 }
 
-// begin validates key and checks ctx, in that order: a bad key is reported
-// as such even with a done context.
-func begin(ctx context.Context, op, key string) error {
-	if err := offload.ValidateKey(key); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return opError(op, key, err)
-	}
-	return nil
-}
-
-func opError(op, key string, err error) error {
-	return fmt.Errorf("chronos: local store: %s %q: %w", op, key, err)
-}
+// backend names this store in errors.
+const backend = offload.Backend("local store")
 
 func notFound(key string) error {
 	return fmt.Errorf("%w: %q", offload.ErrNotFound, key)
@@ -114,20 +101,20 @@ func info(key string, fi fs.FileInfo) offload.ObjectInfo {
 // Get opens the object under key. Reads from the returned reader fail once
 // ctx is done.
 func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, offload.ObjectInfo, error) {
-	if err := begin(ctx, "get", key); err != nil {
+	if err := backend.Begin(ctx, "get", key); err != nil {
 		return nil, offload.ObjectInfo{}, err
 	}
 	f, err := os.Open(s.path(key))
 	if isMissing(err) {
 		return nil, offload.ObjectInfo{}, notFound(key)
 	} else if err != nil {
-		return nil, offload.ObjectInfo{}, opError("get", key, err)
+		return nil, offload.ObjectInfo{}, backend.OpError("get", key, err)
 	}
 	fi, err := f.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
 		f.Close()
 		if err != nil {
-			return nil, offload.ObjectInfo{}, opError("get", key, err)
+			return nil, offload.ObjectInfo{}, backend.OpError("get", key, err)
 		}
 		return nil, offload.ObjectInfo{}, notFound(key) // a directory of other keys
 	}
@@ -144,7 +131,7 @@ type ctxFile struct {
 
 func (c *ctxFile) Read(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
-		return 0, opError("read", c.key, err)
+		return 0, backend.OpError("read", c.key, err)
 	}
 	return c.f.Read(p)
 }
@@ -153,7 +140,7 @@ func (c *ctxFile) Close() error { return c.f.Close() }
 
 // Stat returns the info of the object under key.
 func (s *Store) Stat(ctx context.Context, key string) (offload.ObjectInfo, error) {
-	if err := begin(ctx, "stat", key); err != nil {
+	if err := backend.Begin(ctx, "stat", key); err != nil {
 		return offload.ObjectInfo{}, err
 	}
 	fi, err := os.Stat(s.path(key))
@@ -161,7 +148,7 @@ func (s *Store) Stat(ctx context.Context, key string) (offload.ObjectInfo, error
 	case isMissing(err):
 		return offload.ObjectInfo{}, notFound(key)
 	case err != nil:
-		return offload.ObjectInfo{}, opError("stat", key, err)
+		return offload.ObjectInfo{}, backend.OpError("stat", key, err)
 	case !fi.Mode().IsRegular():
 		return offload.ObjectInfo{}, notFound(key)
 	}
@@ -170,12 +157,12 @@ func (s *Store) Stat(ctx context.Context, key string) (offload.ObjectInfo, error
 
 // Put stores r under key atomically and durably; see the package doc.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) (err error) {
-	if err := begin(ctx, "put", key); err != nil {
+	if err := backend.Begin(ctx, "put", key); err != nil {
 		return err
 	}
 	f, err := s.createTemp()
 	if err != nil {
-		return opError("put", key, err)
+		return backend.OpError("put", key, err)
 	}
 	tmp := f.Name()
 	defer func() {
@@ -191,20 +178,20 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) (e
 	}
 	n, err := io.Copy(f, src)
 	if err != nil {
-		return opError("put", key, err)
+		return backend.OpError("put", key, err)
 	}
 	if size >= 0 && n != size {
-		return opError("put", key, fmt.Errorf("%w: the reader gave %s bytes, size says %d",
+		return backend.OpError("put", key, fmt.Errorf("%w: the reader gave %s bytes, size says %d",
 			offload.ErrSizeMismatch, countString(n, size), size))
 	}
 	if err := f.Sync(); err != nil {
-		return opError("put", key, err)
+		return backend.OpError("put", key, err)
 	}
 	if err := f.Close(); err != nil {
-		return opError("put", key, err)
+		return backend.OpError("put", key, err)
 	}
 	if err := ctx.Err(); err != nil {
-		return opError("put", key, err)
+		return backend.OpError("put", key, err)
 	}
 	return s.install(key, tmp)
 }
@@ -258,7 +245,7 @@ func (s *Store) install(key, tmp string) error {
 			// the parent of the topmost created directory down to dst's.
 			for i := top - 1; i <= len(segs); i++ {
 				if err := syncDir(filepath.Join(s.objects, filepath.Join(segs[:i]...))); err != nil {
-					return opError("put", key, err)
+					return backend.OpError("put", key, err)
 				}
 			}
 			return nil
@@ -274,7 +261,7 @@ func (s *Store) install(key, tmp string) error {
 		case errors.Is(err, fs.ErrNotExist) && attempt < installAttempts:
 			continue // a concurrent Delete removed an emptied parent
 		default:
-			return opError("put", key, err)
+			return backend.OpError("put", key, err)
 		}
 	}
 }
@@ -309,7 +296,7 @@ func syncDir(dir string) error {
 
 // Delete removes the object under key, then its emptied parent directories.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := begin(ctx, "delete", key); err != nil {
+	if err := backend.Begin(ctx, "delete", key); err != nil {
 		return err
 	}
 	p := s.path(key)
@@ -318,12 +305,12 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	case isMissing(err):
 		return nil
 	case err != nil:
-		return opError("delete", key, err)
+		return backend.OpError("delete", key, err)
 	case fi.IsDir():
 		return nil // a directory of other keys, not an object
 	}
 	if err := os.Remove(p); err != nil && !isMissing(err) {
-		return opError("delete", key, err)
+		return backend.OpError("delete", key, err)
 	}
 	dir := filepath.Dir(p)
 	for dir != s.objects && os.Remove(dir) == nil {

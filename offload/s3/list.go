@@ -16,7 +16,7 @@ import (
 // skipped; when a whole response is such keys, List asks for the next one.
 func (s *Store) List(ctx context.Context, o offload.ListOptions) (offload.ListPage, error) {
 	if err := ctx.Err(); err != nil {
-		return offload.ListPage{}, opError("list", o.Prefix, err)
+		return offload.ListPage{}, backend.OpError("list", o.Prefix, err)
 	}
 	limit := o.Limit
 	if limit <= 0 || limit > offload.DefaultListLimit {

@@ -190,32 +190,13 @@ func isNotFound(err error) bool {
 	return status(err) == http.StatusNotFound
 }
 
-// begin validates key and checks ctx, in that order: a bad key is reported
-// as such even with a done context.
-func begin(ctx context.Context, op, key string) error {
-	if err := offload.ValidateKey(key); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return opError(op, key, err)
-	}
-	return nil
-}
-
-func opError(op, key string, err error) error {
-	return fmt.Errorf("chronos: s3 store: %s %q: %w", op, key, err)
-}
+// backend names this store in errors.
+const backend = offload.Backend("s3 store")
 
 // callError wraps the error of a request: ErrNotFound for a missing object,
 // ctx's error (as well as the SDK's) once ctx is done.
 func callError(ctx context.Context, op, key string, err error) error {
-	switch {
-	case isNotFound(err):
-		return fmt.Errorf("%w: %q", offload.ErrNotFound, key)
-	case ctx.Err() != nil && !errors.Is(err, ctx.Err()):
-		return opError(op, key, fmt.Errorf("%w (%w)", ctx.Err(), err))
-	}
-	return opError(op, key, err)
+	return backend.CallError(ctx, op, key, err, isNotFound(err))
 }
 
 func info(key string, size *int64, mod *time.Time) offload.ObjectInfo {
@@ -225,7 +206,7 @@ func info(key string, size *int64, mod *time.Time) offload.ObjectInfo {
 // Get opens the object under key with one GetObject; reading the body
 // fails once ctx is done.
 func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, offload.ObjectInfo, error) {
-	if err := begin(ctx, "get", key); err != nil {
+	if err := backend.Begin(ctx, "get", key); err != nil {
 		return nil, offload.ObjectInfo{}, err
 	}
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
@@ -237,7 +218,7 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, offload.Obj
 
 // Stat returns the info of the object under key, with one HeadObject.
 func (s *Store) Stat(ctx context.Context, key string) (offload.ObjectInfo, error) {
-	if err := begin(ctx, "stat", key); err != nil {
+	if err := backend.Begin(ctx, "stat", key); err != nil {
 		return offload.ObjectInfo{}, err
 	}
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
@@ -254,7 +235,7 @@ func (s *Store) Stat(ctx context.Context, key string) (offload.ObjectInfo, error
 // the answer arrived returns ctx's error although the object was replaced;
 // retrying it is safe (Put is idempotent).
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) error {
-	if err := begin(ctx, "put", key); err != nil {
+	if err := backend.Begin(ctx, "put", key); err != nil {
 		return err
 	}
 	body := &offload.CheckedReader{Ctx: ctx, R: r, Size: size}
@@ -278,14 +259,14 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) er
 		cancel()
 	}
 	if body.Err() != nil { // the reader's failure, or a size mismatch
-		return opError("put", key, body.Err())
+		return backend.OpError("put", key, body.Err())
 	}
 	return callError(ctx, "put", key, err)
 }
 
 // Delete removes the object under key with one DeleteObject.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := begin(ctx, "delete", key); err != nil {
+	if err := backend.Begin(ctx, "delete", key); err != nil {
 		return err
 	}
 	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
@@ -299,11 +280,11 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // request) with the store's credentials. ttl is rounded up to whole
 // seconds, the unit of X-Amz-Expires.
 func (s *Store) Presign(ctx context.Context, key string, ttl time.Duration) (string, error) {
-	if err := begin(ctx, "presign", key); err != nil {
+	if err := backend.Begin(ctx, "presign", key); err != nil {
 		return "", err
 	}
 	if err := offload.ValidatePresignTTL(ttl); err != nil {
-		return "", opError("presign", key, err)
+		return "", backend.OpError("presign", key, err)
 	}
 	if rem := ttl % time.Second; rem != 0 {
 		ttl += time.Second - rem
