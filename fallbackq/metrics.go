@@ -2,12 +2,13 @@ package fallbackq
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/chronos-go/chronos/internal/promreg"
 )
 
 // Metrics counts retries and dead letters per consumer and reports the DLQ
@@ -34,40 +35,22 @@ type Metrics struct {
 // already registered collectors; it never panics.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return &Metrics{
-		retries: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		retries: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chronos_retries_total",
 			Help: "Failed deliveries that JetStream was asked to redeliver later, per consumer.",
 		}, []string{"consumer"})),
-		entries: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		entries: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chronos_dlq_entries_total",
 			Help: "Events copied to the dead-letter stream CHRONOS_DLQ, per consumer.",
 		}, []string{"consumer"})),
-		publishErrors: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		publishErrors: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chronos_dlq_publish_errors_total",
 			Help: "Failed copies to CHRONOS_DLQ; the event was left unacknowledged and is redelivered.",
 		}, []string{"consumer"})),
-		depth: register(reg, &depthCollector{
+		depth: promreg.Register(reg, &depthCollector{
 			desc: prometheus.NewDesc("chronos_dlq_depth", "Entries in the dead-letter stream CHRONOS_DLQ.", nil, nil),
 		}),
 	}
-}
-
-// register registers c on reg, or returns the collector registered before
-// it under the same descriptors.
-func register[T prometheus.Collector](reg prometheus.Registerer, c T) T {
-	if reg == nil {
-		return c
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(T); ok {
-				return existing
-			}
-		}
-		// Another collector owns the name: count anyway, unexported.
-	}
-	return c
 }
 
 func (m *Metrics) retried(consumer string) {

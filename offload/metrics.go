@@ -2,12 +2,12 @@ package offload
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/chronos-go/chronos/internal/promreg"
 	clog "github.com/chronos-go/chronos/log"
 )
 
@@ -52,45 +52,27 @@ type Metrics struct {
 // already registered collectors; it never panics.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return &Metrics{
-		objects: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		objects: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chronos_offloader_objects_total",
 			Help: "Objects the offloader wrote, by kind (version payloads, base64 content, head records).",
 		}, []string{"kind"})),
-		bytesIn: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		bytesIn: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chronos_offloader_bytes_in_total",
 			Help: "Bytes the offloader wrote before compression, by kind.",
 		}, []string{"kind"})),
-		bytesOut: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		bytesOut: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chronos_offloader_bytes_out_total",
 			Help: "Bytes the offloader stored, by kind.",
 		}, []string{"kind"})),
-		failures: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		failures: promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chronos_offloader_failures_total",
 			Help: "Failed attempts at offloading an event; each is retried or dead-lettered.",
 		})),
-		lag: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		lag: promreg.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "chronos_offloader_lag_events",
 			Help: "Events of a partition stream not yet offloaded: the stream's last sequence minus the offloader consumer's ack floor.",
 		}, []string{"partition"})),
 	}
-}
-
-// register registers c on reg, or returns the collector registered before
-// it under the same descriptors. A collector of another shape under the
-// name leaves c unregistered: it counts, unexported.
-func register[T prometheus.Collector](reg prometheus.Registerer, c T) T {
-	if reg == nil {
-		return c
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(T); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }
 
 func (m *Metrics) stored(kind string, in, out int) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/chronos-go/chronos/internal/promreg"
 	"github.com/chronos-go/chronos/offload"
 )
 
@@ -32,37 +33,18 @@ type collectors struct {
 	seconds          *prometheus.HistogramVec
 }
 
-// register registers c with reg, or returns the collector already
-// registered under its name (a second Metrics on the same registry, for
-// another store or backend, shares the series). A collector of another
-// shape under the name leaves c unregistered: the wrapper works, but
-// those series are not exported.
-func register[T prometheus.Collector](reg prometheus.Registerer, c T) T {
-	if reg == nil {
-		return c
-	}
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(T); ok {
-			return existing
-		}
-	}
-	return c
-}
-
 func newCollectors(reg prometheus.Registerer) collectors {
 	return collectors{
-		ops: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		ops: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: MetricOps, Help: "Blob store operations started, by backend and operation.",
 		}, []string{"backend", "op"})),
-		errs: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		errs: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: MetricErrors, Help: "Blob store operations that failed (a missing object is not a failure), by backend and operation.",
 		}, []string{"backend", "op"})),
-		bytes: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		bytes: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: MetricBytes, Help: "Payload bytes moved: in (read from Put's reader) and out (read from Get's body).",
 		}, []string{"backend", "op", "direction"})),
-		seconds: register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		seconds: promreg.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: MetricSeconds, Help: "Duration of blob store calls (for Get, until the body is returned, not read), by backend and operation.",
 			Buckets: latencyBuckets,
 		}, []string{"backend", "op"})),
