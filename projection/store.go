@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -23,6 +24,24 @@ type Change struct {
 	// Seq is the event's sequence in its partition stream: the item's cv.
 	Seq   uint64
 	Event *events.Event
+}
+
+// CheckChange reports why change i of a batch cannot be applied by any
+// store: it has no event, it is of another partition than part (a batch
+// holds one partition), or its item ref is invalid. Every error wraps
+// events.ErrInvalid.
+func CheckChange(i int, ch Change, part int) error {
+	if ch.Event == nil {
+		return fmt.Errorf("%w: change %d (seq %d) has no event", events.ErrInvalid, i, ch.Seq)
+	}
+	if ch.Part != part {
+		return fmt.Errorf("%w: a batch holds one partition; change %d (seq %d) is of partition %d, not %d",
+			events.ErrInvalid, i, ch.Seq, ch.Part, part)
+	}
+	if err := ch.Ref.Validate(); err != nil {
+		return fmt.Errorf("chronos: change %d (seq %d): %w", i, ch.Seq, err)
+	}
+	return nil
 }
 
 // System is the `_system` block of a document, in the seed's field names.

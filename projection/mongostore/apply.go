@@ -67,15 +67,8 @@ func (s *Store) group(batch []projection.Change) ([]*collBatch, error) {
 	byColl := make(map[events.Collection]*collBatch)
 	var out []*collBatch
 	for i, ch := range batch {
-		if ch.Event == nil {
-			return nil, fmt.Errorf("%w: change %d (seq %d) has no event", events.ErrInvalid, i, ch.Seq)
-		}
-		if ch.Part != part {
-			return nil, fmt.Errorf("%w: a batch holds one partition; change %d (seq %d) is of partition %d, not %d",
-				events.ErrInvalid, i, ch.Seq, ch.Part, part)
-		}
-		if err := ch.Ref.Validate(); err != nil {
-			return nil, fmt.Errorf("chronos: change %d (seq %d): %w", i, ch.Seq, err)
+		if err := projection.CheckChange(i, ch, part); err != nil {
+			return nil, err
 		}
 		if _, err := toInt64("seq", ch.Seq); err != nil {
 			return nil, err
